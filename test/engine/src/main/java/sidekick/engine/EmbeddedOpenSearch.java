@@ -1,0 +1,180 @@
+package sidekick.engine;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+import org.opensearch.analysis.common.CommonAnalysisPlugin;
+import org.opensearch.cluster.service.ClusterService;
+import org.opensearch.common.settings.Settings;
+import org.opensearch.core.common.transport.TransportAddress;
+import org.opensearch.env.Environment;
+import org.opensearch.http.HttpServerTransport;
+import org.opensearch.node.InternalSettingsPreparer;
+import org.opensearch.node.Node;
+import org.opensearch.painless.PainlessPlugin;
+import org.opensearch.plugins.Plugin;
+import org.opensearch.transport.Netty4Plugin;
+
+/**
+ * A single-node OpenSearch 2.19 for sidekick's tests: REST on 127.0.0.1:PORT, data in a temp
+ * directory that is deleted on exit, clean stop on SIGTERM/SIGINT.
+ *
+ * <p>Arguments: {@code --port N} (default: system property {@code sidekick.engine.port}, else 9200;
+ * 0 picks a free port), {@code --exit-on-stdin-eof} (stop when the parent process goes away).
+ * Prints {@code OPENSEARCH_READY http://127.0.0.1:PORT} on stdout once HTTP is bound.
+ */
+public final class EmbeddedOpenSearch {
+
+    /** A plain Node with the classpath plugins; not MockNode (that needs the randomized test runner). */
+    static final class EngineNode extends Node {
+        EngineNode(Environment environment, Collection<Class<? extends Plugin>> plugins) {
+            super(environment, plugins, true);
+        }
+
+        @Override
+        protected void configureNodeAndClusterIdStateListener(ClusterService clusterService) {
+            // The default one only feeds log4j's node-id converter; not needed here.
+        }
+    }
+
+    public static void main(String[] args) throws Exception {
+        int port = Integer.getInteger("sidekick.engine.port", 9200);
+        boolean exitOnStdinEof = false;
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--port":
+                    if (i + 1 >= args.length) usage("--port needs a value");
+                    port = parsePort(args[++i]);
+                    break;
+                case "--exit-on-stdin-eof":
+                    exitOnStdinEof = true;
+                    break;
+                default:
+                    if (args[i].startsWith("--port=")) {
+                        port = parsePort(args[i].substring("--port=".length()));
+                    } else {
+                        usage("unknown argument " + args[i]);
+                    }
+            }
+        }
+        // Netty lets the processor count be set only once per JVM; OpenSearch must not try.
+        System.setProperty("opensearch.set.netty.runtime.available.processors", "false");
+
+        final Path home = Files.createTempDirectory("sidekick-opensearch-");
+        for (String d : List.of("config", "modules", "plugins", "logs")) {
+            Files.createDirectories(home.resolve(d));
+        }
+        final Settings settings = Settings.builder()
+            .put("cluster.name", "sidekick-test")
+            .put("node.name", "sidekick-test-1")
+            .put("path.home", home.toString())
+            .put("path.data", home.resolve("data").toString())
+            .put("path.logs", home.resolve("logs").toString())
+            .put("discovery.type", "single-node")
+            .put("network.host", "127.0.0.1")
+            .put("http.port", Integer.toString(port))
+            .put("transport.port", "0")
+            .put("http.type", "netty4")
+            .put("transport.type", "netty4")
+            .put("cluster.routing.allocation.disk.threshold_enabled", false)
+            .put("action.auto_create_index", true)
+            .put("search.max_buckets", 65535)
+            .putList("node.roles", "cluster_manager", "data", "ingest")
+            .build();
+        final Environment env =
+            InternalSettingsPreparer.prepareEnvironment(settings, Map.of(), home.resolve("config"), () -> "sidekick-test-1");
+
+        final Node node = new EngineNode(env, List.of(Netty4Plugin.class, CommonAnalysisPlugin.class, PainlessPlugin.class));
+        final CountDownLatch stopped = new CountDownLatch(1);
+        final Thread hook = new Thread(() -> {
+            try {
+                node.close();
+                node.awaitClose(15, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                System.err.println("sidekick engine: error while stopping: " + e);
+            } finally {
+                deleteQuietly(home);
+                stopped.countDown();
+            }
+        }, "sidekick-engine-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+
+        try {
+            node.start();
+        } catch (Exception e) {
+            System.err.println("sidekick engine: failed to start: " + e);
+            e.printStackTrace();
+            System.exit(1);
+        }
+        final HttpServerTransport http = node.injector().getInstance(HttpServerTransport.class);
+        final TransportAddress bound = http.boundAddress().publishAddress();
+        final PrintStream out = System.out;
+        out.println("OPENSEARCH_READY http://127.0.0.1:" + bound.getPort());
+        out.flush();
+
+        if (exitOnStdinEof) {
+            Thread watchdog = new Thread(() -> {
+                try (InputStream in = System.in) {
+                    byte[] buf = new byte[256];
+                    while (in.read(buf) >= 0) {
+                        // discard
+                    }
+                } catch (IOException ignored) {
+                    // parent is gone either way
+                }
+                System.exit(0);
+            }, "sidekick-engine-stdin-watchdog");
+            watchdog.setDaemon(true);
+            watchdog.start();
+        }
+        stopped.await();
+    }
+
+    private static int parsePort(String s) {
+        try {
+            int p = Integer.parseInt(s);
+            if (p < 0 || p > 65535) usage("port out of range: " + s);
+            return p;
+        } catch (NumberFormatException e) {
+            usage("not a port: " + s);
+            return -1;
+        }
+    }
+
+    private static void usage(String msg) {
+        System.err.println("sidekick engine: " + msg);
+        System.err.println("usage: EmbeddedOpenSearch [--port N] [--exit-on-stdin-eof]");
+        System.exit(2);
+    }
+
+    private static void deleteQuietly(Path root) {
+        try {
+            Files.walkFileTree(root, new SimpleFileVisitor<>() {
+                @Override
+                public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+                    Files.deleteIfExists(file);
+                    return FileVisitResult.CONTINUE;
+                }
+
+                @Override
+                public FileVisitResult postVisitDirectory(Path dir, IOException exc) throws IOException {
+                    Files.deleteIfExists(dir);
+                    return FileVisitResult.CONTINUE;
+                }
+            });
+        } catch (IOException e) {
+            System.err.println("sidekick engine: could not delete " + root + ": " + e);
+        }
+    }
+}
