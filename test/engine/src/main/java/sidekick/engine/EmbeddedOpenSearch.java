@@ -17,9 +17,13 @@ import java.util.concurrent.TimeUnit;
 import org.opensearch.analysis.common.CommonAnalysisPlugin;
 import org.opensearch.cluster.service.ClusterService;
 import org.opensearch.common.settings.Settings;
+import org.opensearch.common.unit.TimeValue;
 import org.opensearch.core.common.transport.TransportAddress;
 import org.opensearch.env.Environment;
 import org.opensearch.http.HttpServerTransport;
+import org.opensearch.index.mapper.MapperExtrasPlugin;
+import org.opensearch.index.reindex.ReindexPlugin;
+import org.opensearch.ingest.common.IngestCommonPlugin;
 import org.opensearch.node.InternalSettingsPreparer;
 import org.opensearch.node.Node;
 import org.opensearch.painless.PainlessPlugin;
@@ -95,7 +99,13 @@ public final class EmbeddedOpenSearch {
         final Environment env =
             InternalSettingsPreparer.prepareEnvironment(settings, Map.of(), home.resolve("config"), () -> "sidekick-test-1");
 
-        final Node node = new EngineNode(env, List.of(Netty4Plugin.class, CommonAnalysisPlugin.class, PainlessPlugin.class));
+        final Node node = new EngineNode(env, List.of(
+            Netty4Plugin.class,          // HTTP + transport layer
+            CommonAnalysisPlugin.class,  // analyzers/tokenizers beyond standard
+            PainlessPlugin.class,        // scripts in pipelines, updates, runtime fields
+            IngestCommonPlugin.class,    // ingest processors (set, rename, date, script, ...)
+            MapperExtrasPlugin.class,    // scaled_float, token_count, rank_feature, ...
+            ReindexPlugin.class));       // _reindex, _delete_by_query, _update_by_query
         final CountDownLatch stopped = new CountDownLatch(1);
         final Thread hook = new Thread(() -> {
             try {
@@ -117,6 +127,11 @@ public final class EmbeddedOpenSearch {
             e.printStackTrace();
             System.exit(1);
         }
+        // One node: replicas can never be assigned. New indices default to 0 replicas so health
+        // turns green (the node-level setting is ignored by index creation; the persistent one is not).
+        node.client().admin().cluster().prepareUpdateSettings()
+            .setPersistentSettings(Settings.builder().put("cluster.default_number_of_replicas", 0))
+            .get(TimeValue.timeValueSeconds(30));
         final HttpServerTransport http = node.injector().getInstance(HttpServerTransport.class);
         final TransportAddress bound = http.boundAddress().publishAddress();
         final PrintStream out = System.out;
