@@ -1,0 +1,35 @@
+// The shipper's domain types: what the input side hands the pipeline, and what flows back as acknowledgements.
+
+/** A file's identity, stable across renames and independent of inode reuse. */
+export interface FileIdentity {
+  /** Stable key used in the registry and in every document _id (e.g. a hash of dev, inode and the first bytes). */
+  key: string;
+  dev: number;
+  ino: number;
+}
+
+/** One line read from a file; offsets are byte offsets in that file. */
+export interface Line {
+  file: FileIdentity;
+  /** The path the line was read from (log.file.path). */
+  path: string;
+  /** Byte offset of the line's first byte (log.offset). */
+  offset: number;
+  /** Byte offset just after the line's terminator: where reading resumes once this line is acknowledged. */
+  next: number;
+  /** Text without the terminator (no trailing \r); invalid UTF-8 replaced. */
+  text: string;
+  /** The line was longer than the limit and was cut. */
+  truncated: boolean;
+}
+
+/** How the engine settled one document. */
+export type Outcome = 'created' | 'duplicate' | 'dead-letter';
+
+/** A document ready for _bulk: its _id and its JSON source, plus the line it came from for acks. */
+export interface Doc {
+  id: string;
+  /** JSON text of the document source. */
+  source: string;
+  line: Line;
+}
