@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+// Runs the embedded OpenSearch test engine in the foreground:
+//   npm run engine -- [--port 9200] [--heap 768m] [--rebuild]
+// Builds test/engine with Maven first when target/ is missing or older than pom.xml/src.
+// Ctrl-C / SIGTERM stop the engine cleanly (its data lives in a temp dir that is removed).
+import engine from './engine.js';
+
+const { OPENSEARCH_VERSION, EngineToolMissingError, buildEngine, startEngine } = engine;
+
+function usage(msg) {
+  if (msg) console.error(`engine: ${msg}`);
+  console.error('usage: npm run engine -- [--port N] [--heap SIZE] [--rebuild] [--build-only]');
+  process.exit(msg ? 2 : 0);
+}
+
+const opts = { port: 9200, heap: undefined, rebuild: false, buildOnly: false };
+const argv = process.argv.slice(2);
+for (let i = 0; i < argv.length; i++) {
+  const a = argv[i];
+  const value = () => {
+    const eq = a.indexOf('=');
+    if (eq >= 0) return a.slice(eq + 1);
+    if (i + 1 >= argv.length) usage(`${a} needs a value`);
+    return argv[++i];
+  };
+  if (a === '--port' || a.startsWith('--port=')) {
+    const p = Number(value());
+    if (!Number.isInteger(p) || p < 0 || p > 65535) usage('--port must be 0..65535');
+    opts.port = p;
+  } else if (a === '--heap' || a.startsWith('--heap=')) opts.heap = value();
+  else if (a === '--rebuild') opts.rebuild = true;
+  else if (a === '--build-only') opts.buildOnly = true;
+  else if (a === '-h' || a === '--help') usage();
+  else usage(`unknown argument ${a}`);
+}
+
+const log = (line) => console.error(`engine: ${line}`);
+
+try {
+  if (opts.rebuild || opts.buildOnly) {
+    const b = await buildEngine({ force: opts.rebuild, log });
+    log(b.built ? `built in ${(b.ms / 1000).toFixed(1)} s` : 'already built');
+    if (opts.buildOnly) process.exit(0);
+  }
+  const handle = await startEngine({ port: opts.port, heap: opts.heap, log, exitWithParent: false });
+  handle.child.ref();
+  console.log(`OpenSearch ${OPENSEARCH_VERSION} ready at ${handle.url} (started in ${(handle.startMs / 1000).toFixed(1)} s, pid ${handle.pid})`);
+  let stopping = false;
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.on(sig, () => {
+      if (stopping) return;
+      stopping = true;
+      log(`${sig}: stopping ...`);
+      handle.stop().catch(() => {});
+    });
+  }
+  const { code, signal } = await handle.exited;
+  if (stopping) {
+    log('stopped');
+    process.exit(0);
+  }
+  log(`the engine exited on its own (code ${code}, signal ${signal})`);
+  process.exit(code === null ? 1 : code || 1);
+} catch (err) {
+  if (err instanceof EngineToolMissingError) {
+    console.error(`engine: ${err.message}`);
+    process.exit(2);
+  }
+  console.error(`engine: ${err && err.stack ? err.stack : err}`);
+  process.exit(1);
+}
