@@ -1,0 +1,49 @@
+// The shared listener serves /healthz, /metrics and a program's routes over real HTTP.
+import { Counter } from 'prom-client';
+import { PassThrough } from 'node:stream';
+import { startHttp } from '../../src/common/http';
+import { createLogger } from '../../src/common/log';
+import { newRegistry } from '../../src/common/metrics';
+import { UsageError } from '../../src/common/errors';
+
+const logger = createLogger({ name: 't', destination: new PassThrough(), format: 'json' });
+
+describe('startHttp', () => {
+  it('serves health, metrics and routes; health follows the program state', async () => {
+    const registry = newRegistry('sidekick-test');
+    const counter = new Counter({ name: 'sidekick_test_events_total', help: 'events', registers: [registry] });
+    counter.inc(3);
+    let ok = true;
+    const http = await startHttp({ listen: '127.0.0.1:0', logger, registry, health: () => ({ ok }), routes: { '/state': () => ({ status: 200, body: { a: 1 } }) } });
+    try {
+      let res = await fetch(`${http.url}/healthz`);
+      expect(res.status).toBe(200);
+      ok = false;
+      res = await fetch(`${http.url}/healthz`);
+      expect(res.status).toBe(503);
+      expect(await res.json()).toEqual({ status: 'unhealthy' });
+
+      res = await fetch(`${http.url}/metrics`);
+      expect(res.headers.get('content-type')).toContain('text/plain');
+      const text = await res.text();
+      expect(text).toContain('sidekick_test_events_total{program="sidekick-test"} 3');
+      expect(text).toContain('process_cpu_seconds_total');
+
+      expect(await (await fetch(`${http.url}/state`)).json()).toEqual({ a: 1 });
+      expect((await fetch(`${http.url}/nope`)).status).toBe(404);
+      expect((await fetch(`${http.url}/state`, { method: 'POST' })).status).toBe(405);
+    } finally {
+      await http.close();
+    }
+  });
+
+  it('rejects a bad address and an address in use with a usage error', async () => {
+    await expect(startHttp({ listen: 'nowhere', logger })).rejects.toThrow(UsageError);
+    const first = await startHttp({ listen: '127.0.0.1:0', logger });
+    try {
+      await expect(startHttp({ listen: `127.0.0.1:${first.port}`, logger })).rejects.toThrow(/already in use/);
+    } finally {
+      await first.close();
+    }
+  });
+});
