@@ -110,7 +110,7 @@ async function buildEngine(options = {}) {
     });
   });
   // Maven -q still prints colour resets; anything else is worth showing.
-  const rest = output.replace(/\u001b\[[0-9;]*m/g, '').trim();
+  const rest = output.split(String.fromCharCode(27)).map((part, i) => (i === 0 ? part : part.replace(/^\[[0-9;]*m/, ''))).join('').trim();
   if (rest) log(rest);
   if (!fs.existsSync(CLASSPATH_FILE)) throw new Error(`Maven build finished but ${CLASSPATH_FILE} is missing`);
   return { built: true, reason, ms: Date.now() - started };
@@ -126,7 +126,7 @@ async function waitForHealth(url, deadline, isDead) {
   while (Date.now() < deadline) {
     if (isDead && isDead()) throw new Error('the engine exited while waiting for cluster health');
     try {
-      const res = await fetch(`${url}/_cluster/health?wait_for_status=yellow&timeout=1s`, { signal: AbortSignal.timeout(5000) });
+      const res = await fetch(`${url}/_cluster/health?wait_for_status=yellow&timeout=1s`, { signal: globalThis.AbortSignal.timeout(5000) });
       const body = await res.text();
       if (res.status === 200) return JSON.parse(body);
       last = `HTTP ${res.status} ${body.slice(0, 200)}`;
@@ -230,8 +230,9 @@ async function startEngine(options = {}) {
   }
   child.stdout.resume();
   child.unref();
-  child.stdout.unref && child.stdout.unref();
-  child.stderr.unref && child.stderr.unref();
+  for (const stream of [child.stdout, child.stderr]) {
+    if (typeof stream.unref === 'function') stream.unref();
+  }
   return {
     url,
     port: Number(new URL(url).port),
