@@ -1,0 +1,129 @@
+// The _bulk request body and the reading of its response: which documents are settled, which go back for
+// another try, which are dead letters. Pure functions; the sink does the sending.
+import type { Doc } from '../types';
+
+const ACTION_HEAD = '{"create":{"_id":';
+const ACTION_TAIL = '}}\n';
+/** _ids made by docId() need no escaping; anything else goes through JSON.stringify. */
+const PLAIN_ID = /^[\w.:@+-]*$/;
+
+/**
+ * The NDJSON body of `create` operations for docs[which[0]], docs[which[1]], ... (all of docs when `which` is
+ * omitted). The index is in the URL, so action lines carry only the _id.
+ */
+export function bulkBody(docs: readonly Doc[], which?: readonly number[]): string {
+  let body = '';
+  const n = which ? which.length : docs.length;
+  for (let i = 0; i < n; i++) {
+    const doc = docs[which ? which[i] : i];
+    const id = PLAIN_ID.test(doc.id) ? '"' + doc.id + '"' : JSON.stringify(doc.id);
+    body += ACTION_HEAD + id + ACTION_TAIL + doc.source + '\n';
+  }
+  return body;
+}
+
+/** Only the parts of each item we read; filter_path keeps the response small (no _shards, _seq_no, ...). */
+export const BULK_FILTER_PATH = 'errors,items.*.status,items.*.error';
+
+/** An item's error as the engine reports it. */
+export interface ItemError {
+  type: string;
+  reason?: string;
+  caused_by?: { type?: string; reason?: string };
+}
+
+export type ItemVerdict = 'created' | 'duplicate' | 'retry' | 'dead-letter';
+
+export interface BulkVerdicts {
+  verdicts: ItemVerdict[];
+  /** Per position, the error of items that were not created. */
+  errors: (ItemError | undefined)[];
+  /** Per position, the item's HTTP status. */
+  statuses: number[];
+}
+
+/** What one item's status means for its document. */
+export function itemVerdict(status: number): ItemVerdict {
+  if (status >= 200 && status < 300) return 'created';
+  // A 409 on create is the engine saying a document with this _id is already stored: our line, delivered before.
+  if (status === 409) return 'duplicate';
+  if (status === 429 || status >= 500) return 'retry';
+  return 'dead-letter';
+}
+
+export class BadBulkResponse extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BadBulkResponse';
+  }
+}
+
+interface BulkItem {
+  status?: unknown;
+  error?: unknown;
+}
+
+/**
+ * Reads a 2xx _bulk response for `count` operations. The items are only looked at when `errors` is true.
+ * Throws BadBulkResponse when the body does not account for every operation (the sender retries the request).
+ */
+export function readBulkResponse(text: string, count: number): BulkVerdicts {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new BadBulkResponse(`_bulk response is not JSON: ${text.slice(0, 200)}`);
+  }
+  if (parsed === null || typeof parsed !== 'object') throw new BadBulkResponse('_bulk response is not an object');
+  const reply = parsed as { errors?: unknown; items?: unknown };
+  if (reply.errors === false) {
+    return { verdicts: new Array<ItemVerdict>(count).fill('created'), errors: new Array(count), statuses: new Array<number>(count).fill(201) };
+  }
+  if (reply.errors !== true || !Array.isArray(reply.items)) throw new BadBulkResponse('_bulk response has no errors flag or items');
+  if (reply.items.length !== count) {
+    throw new BadBulkResponse(`_bulk response has ${reply.items.length} items for ${count} operations`);
+  }
+  const verdicts: ItemVerdict[] = new Array<ItemVerdict>(count);
+  const errors: (ItemError | undefined)[] = new Array(count);
+  const statuses: number[] = new Array<number>(count);
+  for (let i = 0; i < count; i++) {
+    const wrapper = reply.items[i] as Record<string, BulkItem> | null;
+    const item = wrapper && typeof wrapper === 'object' ? (wrapper.create ?? Object.values(wrapper)[0]) : undefined;
+    if (!item || typeof item.status !== 'number') throw new BadBulkResponse(`_bulk response item ${i} has no status`);
+    statuses[i] = item.status;
+    verdicts[i] = itemVerdict(item.status);
+    if (verdicts[i] !== 'created') errors[i] = itemError(item.error, item.status);
+  }
+  return { verdicts, errors, statuses };
+}
+
+function itemError(raw: unknown, status: number): ItemError {
+  if (raw && typeof raw === 'object') {
+    const e = raw as { type?: unknown; reason?: unknown; caused_by?: { type?: unknown; reason?: unknown } };
+    const out: ItemError = { type: typeof e.type === 'string' ? e.type : `http_${status}` };
+    if (typeof e.reason === 'string') out.reason = e.reason;
+    if (e.caused_by && typeof e.caused_by === 'object') {
+      out.caused_by = {};
+      if (typeof e.caused_by.type === 'string') out.caused_by.type = e.caused_by.type;
+      if (typeof e.caused_by.reason === 'string') out.caused_by.reason = e.caused_by.reason;
+    }
+    return out;
+  }
+  return { type: `http_${status}`, ...(typeof raw === 'string' ? { reason: raw } : {}) };
+}
+
+export type RequestVerdict = 'ok' | 'split' | 'auth' | 'retry';
+
+/** What a whole-request HTTP status means: 2xx read the items, 413 halve the batch, everything else retry. */
+export function requestVerdict(status: number): RequestVerdict {
+  if (status >= 200 && status < 300) return 'ok';
+  if (status === 413) return 'split';
+  if (status === 401 || status === 403) return 'auth';
+  return 'retry';
+}
+
+/** Exponential backoff with equal jitter: half the step is fixed, half random, capped at maxMs. */
+export function backoffMs(attempt: number, backoff: { initialMs: number; maxMs: number }, random: () => number = Math.random): number {
+  const step = Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.min(attempt, 30));
+  return Math.round(step / 2 + (random() * step) / 2);
+}
