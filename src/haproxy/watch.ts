@@ -1,0 +1,230 @@
+// Watches HAProxy: polls the runtime API, diffs snapshots into server.state / backend.state events, notices reloads.
+import type { Logger } from '../common/log';
+import { parseInfo, processIdentity, type Info } from './info';
+import type { RuntimeClient } from './socket';
+import { parseStat, type StatRow, type StatTable } from './stat';
+import type { ServerState } from './status';
+
+export interface ServerStateEvent {
+  event: 'server.state';
+  proxy: string;
+  server: string;
+  from: ServerState;
+  to: ServerState;
+  status: string;
+  check_status?: string;
+  check_desc?: string;
+  at: string;
+}
+
+export interface BackendStateEvent {
+  event: 'backend.state';
+  proxy: string;
+  from: ServerState;
+  to: ServerState;
+  status: string;
+  at: string;
+}
+
+export interface ReloadEvent {
+  event: 'haproxy.reload';
+  from_pid?: number;
+  to_pid?: number;
+  version?: string;
+  at: string;
+}
+
+export type WatchEvent = ServerStateEvent | BackendStateEvent | ReloadEvent;
+
+/** report: "UP 1/3" is an event to going-down. hide: transitional states count as the last steady state. */
+export type TransitionalMode = 'report' | 'hide';
+
+export interface TrackerOptions {
+  transitional?: TransitionalMode;
+  /** A new state must be seen this long before it is reported (flap damping). Default 0. */
+  settleMs?: number;
+  /** After a reload, states are not compared for this long: HAProxy restarts every server as UP until its checks run. */
+  reloadGraceMs?: number;
+}
+
+/** Columns watch needs; parsing only these keeps a 10k-server poll cheap. */
+export const WATCH_COLUMNS = ['check_status', 'check_desc', 'check_duration', 'agent_status', 'agent_desc', 'weight', 'scur', 'lastchg', 'act', 'bck', 'chkfail', 'chkdown'];
+
+interface Tracked {
+  reported: ServerState;
+  pending?: ServerState;
+  since: number;
+  row: StatRow;
+}
+
+/** The pure state machine behind watch: snapshots in, events out. */
+export class StateTracker {
+  private readonly transitional: TransitionalMode;
+  private readonly settleMs: number;
+  private readonly reloadGraceMs: number;
+  private readonly items = new Map<string, Tracked>();
+  private identity: string | undefined;
+  private pid: number | undefined;
+  private graceUntil = 0;
+
+  constructor(opts: TrackerOptions = {}) {
+    this.transitional = opts.transitional ?? 'hide';
+    this.settleMs = opts.settleMs ?? 0;
+    this.reloadGraceMs = opts.reloadGraceMs ?? 5000;
+  }
+
+  /** Feeds one snapshot; returns the events it reveals, in row order. */
+  update(rows: readonly StatRow[], info: Info | undefined, now: number): WatchEvent[] {
+    const at = new Date(now).toISOString();
+    const events: WatchEvent[] = [];
+    const first = this.identity === undefined;
+    if (info) {
+      const id = processIdentity(info, now);
+      if (this.identity !== undefined && id !== this.identity) {
+        events.push({ event: 'haproxy.reload', ...(this.pid !== undefined ? { from_pid: this.pid } : {}), ...(info.pid !== undefined ? { to_pid: info.pid } : {}), ...(info.version ? { version: info.version } : {}), at });
+        this.graceUntil = now + this.reloadGraceMs;
+      }
+      this.identity = id;
+      this.pid = info.pid;
+    } else if (first) {
+      this.identity = '';
+    }
+    const inGrace = now < this.graceUntil;
+    const seen = new Set<string>();
+    for (const row of rows) {
+      if (row.type !== 'server' && row.type !== 'backend') continue;
+      const key = row.type === 'server' ? `${row.proxy}/${row.name}` : row.proxy;
+      seen.add(key);
+      const t = this.items.get(key);
+      const observed = this.effective(row.state, t?.reported);
+      if (!t) {
+        // First sight (start-up, or a server added by a reload): a baseline, never an event.
+        this.items.set(key, { reported: observed, since: now, row });
+        continue;
+      }
+      t.row = row;
+      if (inGrace) {
+        t.pending = undefined;
+        continue;
+      }
+      if (observed === t.reported) {
+        t.pending = undefined;
+        continue;
+      }
+      if (t.pending !== observed) {
+        t.pending = observed;
+        t.since = now;
+      }
+      if (now - t.since < this.settleMs) continue;
+      events.push(this.event(row, t.reported, observed, at));
+      t.reported = observed;
+      t.pending = undefined;
+    }
+    // Servers gone from the config (after a reload) are forgotten silently: their absence is not a state.
+    if (this.items.size !== seen.size) for (const key of this.items.keys()) if (!seen.has(key)) this.items.delete(key);
+    return events;
+  }
+
+  /** The current view: every backend and server with its reported state. */
+  view(): { proxy: string; server?: string; type: string; state: ServerState; status: string; check_status?: string; since: string }[] {
+    return [...this.items.values()].map(({ row, reported, since }) => ({
+      proxy: row.proxy,
+      ...(row.type === 'server' ? { server: row.name } : {}),
+      type: row.type,
+      state: reported,
+      status: row.status,
+      ...(typeof row.fields.check_status === 'string' ? { check_status: row.fields.check_status } : {}),
+      since: new Date(since).toISOString(),
+    }));
+  }
+
+  private effective(state: ServerState, previous: ServerState | undefined): ServerState {
+    if (this.transitional === 'report' || (state !== 'going-down' && state !== 'going-up')) return state;
+    // Hidden transitions read as the steady state they leave: "UP 1/3" is still up, "DOWN 1/2" still down.
+    if (previous !== undefined) return previous;
+    return state === 'going-down' ? 'up' : 'down';
+  }
+
+  private event(row: StatRow, from: ServerState, to: ServerState, at: string): WatchEvent {
+    if (row.type === 'backend') return { event: 'backend.state', proxy: row.proxy, from, to, status: row.status, at };
+    const f = row.fields;
+    return {
+      event: 'server.state',
+      proxy: row.proxy,
+      server: row.name,
+      from,
+      to,
+      status: row.status,
+      ...(typeof f.check_status === 'string' ? { check_status: f.check_status } : {}),
+      ...(typeof f.check_desc === 'string' ? { check_desc: f.check_desc } : {}),
+      at,
+    };
+  }
+}
+
+export interface WatcherOptions extends TrackerOptions {
+  client: RuntimeClient;
+  intervalMs: number;
+  logger: Logger;
+  onEvent: (e: WatchEvent) => void;
+  /** Called after each poll (successful or not), e.g. for metrics. */
+  onPoll?: (result: { ok: boolean; durationMs: number; error?: string }) => void;
+}
+
+/** Polls on an interval and feeds the tracker; a failed poll keeps the last view and is retried next interval. */
+export class Watcher {
+  readonly tracker: StateTracker;
+  table: StatTable | undefined;
+  info: Info | undefined;
+  lastError: string | undefined;
+  lastPollAt: number | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(private readonly opts: WatcherOptions) {
+    this.tracker = new StateTracker(opts);
+  }
+
+  /** One poll: show info, show stat, diff. Throws on socket or parse errors. */
+  async pollOnce(now = Date.now): Promise<WatchEvent[]> {
+    const info = parseInfo(await this.opts.client.command('show info'));
+    const table = parseStat(await this.opts.client.command('show stat'), { columns: WATCH_COLUMNS });
+    this.info = info;
+    this.table = table;
+    const events = this.tracker.update(table.rows, info, now());
+    for (const e of events) this.opts.onEvent(e);
+    return events;
+  }
+
+  start(): void {
+    const loop = async (): Promise<void> => {
+      const started = Date.now();
+      try {
+        await this.pollOnce();
+        if (this.lastError !== undefined) this.opts.logger.info('HAProxy answers again');
+        this.lastError = undefined;
+        this.opts.onPoll?.({ ok: true, durationMs: Date.now() - started });
+      } catch (err) {
+        const msg = err instanceof Error ? err.message : String(err);
+        if (msg !== this.lastError) this.opts.logger.warn({ err: msg }, 'poll failed');
+        this.lastError = msg;
+        this.opts.onPoll?.({ ok: false, durationMs: Date.now() - started, error: msg });
+      }
+      this.lastPollAt = Date.now();
+      if (this.stopped) return;
+      // Interval counts from the start of a poll so the cadence does not drift with slow answers.
+      this.timer = setTimeout(() => {
+        this.running = loop();
+      }, Math.max(0, this.opts.intervalMs - (Date.now() - started)));
+    };
+    this.running = loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+    this.opts.client.close();
+  }
+}
