@@ -1,0 +1,212 @@
+// The input side: scans the globs, decides each file's identity against the registry, and runs one
+// tailer per open file. Identity rules (see identity.ts): same device+inode and same head = same
+// content; a changed head or a shrunken file = new content (new key); a new inode whose head matches
+// content that was truncated away (copytruncate) continues that content's key and position.
+import { open, stat } from 'node:fs/promises';
+import { glob } from 'tinyglobby';
+import type { Logger } from '../../common/log';
+import type { FileIdentity, Line } from '../types';
+import { FINGERPRINT_BYTES, fingerprintOf, mintKey, readHead, type Fingerprint } from './identity';
+import type { FileRegistry, FileState } from './registry';
+import { Tailer, type TailOptions } from './tail';
+
+export interface InputOptions extends TailOptions {
+  globs: string[];
+  from: 'beginning' | 'end';
+  scanMs: number;
+  /** How many scans a file whose head matches a file still being read waits before it counts as new. */
+  deferScans: number;
+  /** Registry entries of files not seen for this long are forgotten. */
+  forgetAfterMs: number;
+}
+
+/** What the input needs from the pipeline. */
+export interface InputSink {
+  line(line: Line): void;
+  room(): Promise<void> | undefined;
+  /** Every line of the key before pos has been handed over. */
+  consumed(key: string, pos: number): void;
+  /** Where reading of a key that is still being settled should resume (its read position), if known. */
+  resumeAt(key: string): number | undefined;
+  bytesRead(n: number): void;
+}
+
+export class Input {
+  private readonly tailers = new Map<string, Tailer>(); // by dev:ino
+  private readonly deferred = new Map<string, number>(); // path -> scans deferred
+  private timer: NodeJS.Timeout | undefined;
+  private scanning: Promise<void> | undefined;
+  private stopped = false;
+  private firstScan = true;
+
+  constructor(
+    private readonly opts: InputOptions,
+    private readonly registry: FileRegistry,
+    private readonly sink: InputSink,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Scans once and then every scanMs (unless once). */
+  async start(): Promise<void> {
+    await this.scan();
+    if (!this.opts.once) {
+      const tick = (): void => {
+        this.timer = setTimeout(() => {
+          void this.scan().finally(() => {
+            if (!this.stopped) tick();
+          });
+        }, this.opts.scanMs);
+      };
+      tick();
+    }
+  }
+
+  /** Resolves when every tailer has closed (with --once: every file read to its end). */
+  async finished(): Promise<void> {
+    while (this.tailers.size > 0) await Promise.all([...this.tailers.values()].map((t) => t.done));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.scanning;
+    await Promise.all([...this.tailers.values()].map((t) => t.stop()));
+  }
+
+  open(): Tailer[] {
+    return [...this.tailers.values()];
+  }
+
+  scan(): Promise<void> {
+    if (!this.scanning) {
+      this.scanning = this.doScan()
+        .catch((err: unknown) => this.logger.error({ err: String(err) }, 'scan failed'))
+        .finally(() => {
+          this.scanning = undefined;
+        });
+    }
+    return this.scanning;
+  }
+
+  private async doScan(): Promise<void> {
+    const paths = await glob(this.opts.globs, { absolute: true, onlyFiles: true, dot: true, expandDirectories: false });
+    paths.sort();
+    const seen = new Set<string>();
+    const fresh: { path: string; dev: number; ino: number; size: number }[] = [];
+    for (const path of paths) {
+      if (this.stopped) return;
+      let st;
+      try {
+        st = await stat(path);
+      } catch {
+        continue; // gone between glob and stat
+      }
+      const id = `${st.dev}:${st.ino}`;
+      seen.add(id);
+      const t = this.tailers.get(id);
+      if (t) {
+        t.seenAt(path);
+        this.registry.update(t.key, { path, seen: Date.now() });
+      } else fresh.push({ path, dev: st.dev, ino: st.ino, size: st.size });
+    }
+    for (const [id, t] of this.tailers) if (!seen.has(id)) t.orphan = true;
+
+    // Files known by inode first, so that a copy never claims content whose own file is still here.
+    const byInode = fresh.filter((f) => this.registry.byInode(f.dev, f.ino).length > 0);
+    const others = fresh.filter((f) => !byInode.includes(f));
+    for (const f of [...byInode, ...others]) {
+      if (this.stopped) return;
+      await this.openFile(f.path).catch((err: unknown) => this.logger.warn({ path: f.path, err: String(err) }, 'cannot open file'));
+    }
+    const inUse = new Set([...this.tailers.values()].map((t) => t.key));
+    const forgotten = this.registry.cleanup(this.opts.forgetAfterMs, inUse);
+    if (forgotten.length > 0) this.logger.debug({ keys: forgotten }, 'forgot files not seen for long');
+    this.firstScan = false;
+  }
+
+  private async openFile(path: string): Promise<void> {
+    const fh = await open(path, 'r');
+    let handedOver = false;
+    try {
+      const st = await fh.stat();
+      const id = `${st.dev}:${st.ino}`;
+      if (this.tailers.has(id)) return; // opened under another name in this scan
+      const head = await readHead(fh, Math.min(st.size, FINGERPRINT_BYTES));
+      const decision = this.identify(path, st.dev, st.ino, st.size, head);
+      if (decision === 'defer') return;
+      const { state, start } = decision;
+      const fp: Fingerprint = { hash: state.fp, len: state.fpLen };
+      const file: FileIdentity = { key: state.key, dev: st.dev, ino: st.ino };
+      const tailer = new Tailer(fh, file, path, start, st.size, fp, this.opts, {
+        line: (l) => this.sink.line(l),
+        room: () => this.sink.room(),
+        bytesRead: (n) => this.sink.bytesRead(n),
+        consumed: (t, pos) => this.sink.consumed(t.key, pos),
+        truncated: (t) => this.truncated(t),
+        fingerprint: (t, newFp) => this.registry.update(t.key, { fp: newFp.hash, fpLen: newFp.len }),
+        closed: (t) => this.closed(id, t),
+      });
+      handedOver = true;
+      this.tailers.set(id, tailer);
+      this.logger.info({ path, key: state.key, offset: start, size: st.size }, 'following file');
+    } finally {
+      if (!handedOver) await fh.close();
+    }
+  }
+
+  /** Decides which content a newly opened file holds and where to start reading it. */
+  private identify(path: string, dev: number, ino: number, size: number, head: Buffer): { state: FileState; start: number } | 'defer' {
+    const now = Date.now();
+    for (const e of this.registry.byInode(dev, ino)) {
+      const sameHead = e.fpLen <= head.length && fingerprintOf(head, e.fpLen).hash === e.fp;
+      if (sameHead && size >= e.offset) {
+        this.registry.update(e.key, { path, seen: now });
+        return { state: e, start: this.sink.resumeAt(e.key) ?? e.offset };
+      }
+      // Shrunk or rewritten while we were not looking, or a recycled inode: the old content is gone
+      // from here, though a copy of it may still turn up (copytruncate).
+      this.registry.update(e.key, { detached: true });
+    }
+    if (head.length > 0) {
+      for (const e of this.registry.all()) {
+        if (e.fpLen === 0 || e.fpLen > head.length || fingerprintOf(head, e.fpLen).hash !== e.fp) continue;
+        const live = [...this.tailers.values()].some((t) => t.key === e.key);
+        if (live) {
+          // Same head as a file being read: most likely copytruncate between its copy and its truncation.
+          const n = (this.deferred.get(path) ?? 0) + 1;
+          if (n <= this.opts.deferScans) {
+            this.deferred.set(path, n);
+            return 'defer';
+          }
+          break;
+        }
+        // The content whose original was truncated or replaced: continue it here.
+        this.deferred.delete(path);
+        this.logger.info({ path, key: e.key, from: e.path }, 'recognised a copy of known content (copytruncate)');
+        this.registry.update(e.key, { path, dev, ino, detached: false, seen: now });
+        const start = this.sink.resumeAt(e.key) ?? e.offset;
+        return { state: e, start: Math.min(start, size) };
+      }
+    }
+    this.deferred.delete(path);
+    const fp = fingerprintOf(head);
+    const atEnd = this.opts.from === 'end' && this.firstScan;
+    const state: FileState = { key: mintKey(dev, ino), path, dev, ino, fp: fp.hash, fpLen: fp.len, offset: atEnd ? size : 0, seen: now };
+    this.registry.set(state);
+    return { state, start: state.offset };
+  }
+
+  private truncated(t: Tailer): FileIdentity {
+    this.registry.update(t.key, { detached: true });
+    const key = mintKey(t.file.dev, t.file.ino);
+    this.registry.set({ key, path: t.path, dev: t.file.dev, ino: t.file.ino, fp: '', fpLen: 0, offset: 0, seen: Date.now() });
+    this.logger.info({ path: t.path, old_key: t.key, key, read: t.pos }, 'file truncated; reading it from its start as new content');
+    return { key, dev: t.file.dev, ino: t.file.ino };
+  }
+
+  private closed(id: string, t: Tailer): void {
+    if (this.tailers.get(id) === t) this.tailers.delete(id);
+    this.registry.update(t.key, { seen: Date.now() });
+    if (!this.opts.once && !this.stopped) this.logger.info({ path: t.path, key: t.key, offset: t.pos }, 'closed file');
+  }
+}

@@ -1,0 +1,161 @@
+// The registry: settled read positions per file key, kept in a JSON file in the state directory.
+// Only settled offsets are stored (every line before them acknowledged), so a crash re-sends a
+// little but never skips. Writes are atomic: temp file, fsync, rename, fsync of the directory.
+import { mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { open, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { UsageError } from '../../common/errors';
+import type { Logger } from '../../common/log';
+
+export interface FileState {
+  key: string;
+  /** Last path the file was seen at. */
+  path: string;
+  dev: number;
+  ino: number;
+  /** Head fingerprint: hash of the first fpLen bytes. */
+  fp: string;
+  fpLen: number;
+  /** Settled offset: reading resumes here. */
+  offset: number;
+  /**
+   * The file at dev/ino no longer holds this content (it was truncated); the entry waits for a copy
+   * with the same head (copytruncate) to claim it.
+   */
+  detached?: boolean;
+  /** Last time (ms since epoch) the file was open or seen by a scan. */
+  seen: number;
+}
+
+interface RegistryFile {
+  version: 1;
+  files: FileState[];
+}
+
+export const REGISTRY_FILE = 'registry.json';
+
+export class FileRegistry {
+  private readonly files = new Map<string, FileState>();
+  private dirty = false;
+  private saving: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  private constructor(
+    readonly dir: string,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Opens (creating the directory if needed) and loads the registry; a corrupt file is set aside, not trusted. */
+  static load(dir: string, logger: Logger): FileRegistry {
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch (err) {
+      throw new UsageError(`state directory ${dir}: cannot create it (${(err as NodeJS.ErrnoException).code ?? err}); expected a writable directory`);
+    }
+    const reg = new FileRegistry(dir, logger);
+    const file = join(dir, REGISTRY_FILE);
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return reg;
+      throw new UsageError(`registry ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? err})`);
+    }
+    try {
+      const parsed = JSON.parse(text) as RegistryFile;
+      if (parsed.version !== 1 || !Array.isArray(parsed.files)) throw new Error('unknown layout');
+      for (const f of parsed.files) {
+        if (typeof f.key === 'string' && Number.isFinite(f.offset)) reg.files.set(f.key, f);
+      }
+    } catch (err) {
+      const aside = `${file}.corrupt-${Date.now()}`;
+      renameSync(file, aside);
+      logger.error({ file, aside, err: String(err) }, 'registry is unreadable; set aside, files are read as new');
+    }
+    return reg;
+  }
+
+  get(key: string): FileState | undefined {
+    return this.files.get(key);
+  }
+
+  all(): IterableIterator<FileState> {
+    return this.files.values();
+  }
+
+  set(state: FileState): void {
+    this.files.set(state.key, state);
+    this.dirty = true;
+  }
+
+  /** Updates fields of an entry (no-op if it is gone). */
+  update(key: string, patch: Partial<FileState>): void {
+    const cur = this.files.get(key);
+    if (!cur) return;
+    Object.assign(cur, patch);
+    this.dirty = true;
+  }
+
+  delete(key: string): void {
+    if (this.files.delete(key)) this.dirty = true;
+  }
+
+  byInode(dev: number, ino: number): FileState[] {
+    const out: FileState[] = [];
+    for (const f of this.files.values()) if (f.dev === dev && f.ino === ino && !f.detached) out.push(f);
+    return out;
+  }
+
+  /** Forgets entries not seen for longer than maxAgeMs, except the keys still in use. */
+  cleanup(maxAgeMs: number, inUse: Set<string>, now = Date.now()): string[] {
+    const gone: string[] = [];
+    for (const f of this.files.values()) {
+      if (!inUse.has(f.key) && now - f.seen > maxAgeMs) gone.push(f.key);
+    }
+    for (const k of gone) this.delete(k);
+    return gone;
+  }
+
+  /** Saves every intervalMs while something changed. */
+  autoSave(intervalMs: number): void {
+    this.timer = setInterval(() => {
+      if (this.dirty) void this.save().catch((err: unknown) => this.logger.error({ err: String(err) }, 'registry save failed'));
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  stopAutoSave(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Writes the registry atomically; concurrent calls are serialised. */
+  async save(): Promise<void> {
+    while (this.saving) await this.saving;
+    this.saving = this.write().finally(() => {
+      this.saving = undefined;
+    });
+    return this.saving;
+  }
+
+  private async write(): Promise<void> {
+    this.dirty = false;
+    const body: RegistryFile = { version: 1, files: [...this.files.values()] };
+    const file = join(this.dir, REGISTRY_FILE);
+    const tmp = `${file}.tmp`;
+    const fh = await open(tmp, 'w', 0o600);
+    try {
+      await fh.writeFile(JSON.stringify(body));
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, file);
+    const dirFh = await open(this.dir, 'r');
+    try {
+      await dirFh.sync();
+    } finally {
+      await dirFh.close();
+    }
+  }
+}

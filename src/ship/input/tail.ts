@@ -1,0 +1,184 @@
+// Follows one open file by its descriptor, not its name: a renamed or deleted file is read to its end.
+// Reads with FileHandle.read into one reusable buffer, frames lines synchronously into the pipeline,
+// wakes on fs.watch events with a poll as fallback (shared volumes may deliver no inotify events),
+// and detects truncation (size below the read position, or a changed head).
+import { watch, type FSWatcher } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import type { FileIdentity, Line } from '../types';
+import { Framer } from './framing';
+import { FINGERPRINT_BYTES, fingerprintOf, headMatches, readHead, type Fingerprint } from './identity';
+
+export interface TailHooks {
+  /** Receives each framed line, synchronously. */
+  line(line: Line): void;
+  /** Called after each chunk with the offset up to which every line has been handed over. */
+  consumed(tailer: Tailer, pos: number): void;
+  /** Resolves when the pipeline has room for more bytes (backpressure); undefined when it has room now. */
+  room(): Promise<void> | undefined;
+  /** The file shrank or its head changed: returns the identity to continue with from offset 0. */
+  truncated(tailer: Tailer): FileIdentity;
+  /** The head fingerprint grew (the file was shorter than FINGERPRINT_BYTES when first seen). */
+  fingerprint(tailer: Tailer, fp: Fingerprint): void;
+  bytesRead(n: number): void;
+  closed(tailer: Tailer): void;
+}
+
+export interface TailOptions {
+  maxLine: number;
+  bufferSize: number;
+  pollMs: number;
+  /** A file no longer matched by the globs (renamed away, deleted) is closed after this long without growth. */
+  closeInactiveMs: number;
+  /** Stop at end of file instead of following (--once). */
+  once: boolean;
+}
+
+export class Tailer {
+  readonly framer: Framer;
+  pos: number;
+  /** Size last seen by fstat (for "bytes behind"). */
+  size: number;
+  /** No scan found the file at a followed path any more. */
+  orphan = false;
+  private stopped = false;
+  private wakeUp: (() => void) | undefined;
+  private watcher: FSWatcher | undefined;
+  private lastGrowth = Date.now();
+  private lastHeadCheck = 0;
+  readonly done: Promise<void>;
+
+  constructor(
+    private readonly fh: FileHandle,
+    public file: FileIdentity,
+    public path: string,
+    start: number,
+    size: number,
+    public fp: Fingerprint,
+    private readonly opts: TailOptions,
+    private readonly hooks: TailHooks,
+  ) {
+    this.pos = start;
+    this.size = size;
+    this.framer = new Framer(file, path, start, opts.maxLine, hooks.line);
+    if (!opts.once) {
+      try {
+        this.watcher = watch(path, { persistent: false }, () => this.wake());
+        this.watcher.on('error', () => this.unwatch());
+      } catch {
+        // The poll fallback follows the file.
+      }
+    }
+    this.done = this.run();
+  }
+
+  get key(): string {
+    return this.file.key;
+  }
+
+  /** A scan found the file (possibly renamed): lines read from now on carry the new path. */
+  seenAt(path: string): void {
+    this.orphan = false;
+    if (path !== this.path) {
+      this.path = path;
+      this.framer.path = path;
+    }
+  }
+
+  /** Stops reading after the current read; a partial line is not shipped (its bytes are read again later). */
+  stop(): Promise<void> {
+    this.stopped = true;
+    this.wake();
+    return this.done;
+  }
+
+  wake(): void {
+    const w = this.wakeUp;
+    this.wakeUp = undefined;
+    w?.();
+  }
+
+  private unwatch(): void {
+    this.watcher?.close();
+    this.watcher = undefined;
+  }
+
+  private async run(): Promise<void> {
+    const buf = Buffer.allocUnsafe(this.opts.bufferSize);
+    try {
+      while (!this.stopped) {
+        const wait = this.hooks.room();
+        if (wait) {
+          await wait;
+          continue;
+        }
+        const { bytesRead } = await this.fh.read(buf, 0, buf.length, this.pos);
+        if (this.stopped) break;
+        if (bytesRead > 0) {
+          this.framer.push(buf, 0, bytesRead, this.pos);
+          this.pos += bytesRead;
+          if (this.pos > this.size) this.size = this.pos;
+          this.lastGrowth = Date.now();
+          this.hooks.bytesRead(bytesRead);
+          this.hooks.consumed(this, this.framer.consumed);
+          if (this.fp.len < FINGERPRINT_BYTES && this.pos > this.fp.len) await this.growFingerprint();
+          continue;
+        }
+        if (await this.atEnd()) break;
+      }
+    } finally {
+      this.unwatch();
+      await this.fh.close().catch(() => undefined);
+      this.hooks.closed(this);
+    }
+  }
+
+  /** At end of file: returns true when the tailer should close. */
+  private async atEnd(): Promise<boolean> {
+    if (this.opts.once) return true;
+    const st = await this.fh.stat();
+    this.size = st.size;
+    if (st.size < this.pos || (await this.headChanged())) {
+      this.restartTruncated();
+      return false;
+    }
+    if (st.size > this.pos) return false;
+    const idleMs = Date.now() - this.lastGrowth;
+    if ((this.orphan || st.nlink === 0) && idleMs >= this.opts.closeInactiveMs) {
+      // Rotated away or deleted, and quiet: the last line will get no newline any more.
+      this.framer.flush(this.pos);
+      this.hooks.consumed(this, this.framer.consumed);
+      return true;
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => this.wake(), this.opts.pollMs);
+      this.wakeUp = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    return false;
+  }
+
+  /** Truncate-and-refill faster than our poll would leave size >= pos: the head tells. Checked at most once a second. */
+  private async headChanged(): Promise<boolean> {
+    const now = Date.now();
+    if (this.fp.len === 0 || now - this.lastHeadCheck < 1000) return false;
+    this.lastHeadCheck = now;
+    return !(await headMatches(this.fh, this.fp));
+  }
+
+  private restartTruncated(): void {
+    const file = this.hooks.truncated(this);
+    this.file = file;
+    this.fp = { hash: '', len: 0 };
+    this.pos = 0;
+    this.framer.reset(file, 0);
+    this.hooks.consumed(this, 0);
+  }
+
+  private async growFingerprint(): Promise<void> {
+    const head = await readHead(this.fh, Math.min(this.pos, FINGERPRINT_BYTES));
+    this.fp = fingerprintOf(head);
+    this.hooks.fingerprint(this, this.fp);
+  }
+}

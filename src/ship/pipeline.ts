@@ -1,0 +1,229 @@
+// The pipeline between the tailers and the sink: lines -> documents -> batches (by count, bytes and
+// a maximum latency) -> at most `concurrency` sends in flight -> acknowledgements -> settled offsets
+// in the registry. The only backward path is the acknowledgement. Memory is bounded by a byte budget:
+// tailers wait while the bytes read but not yet settled exceed it.
+import type { Logger } from '../common/log';
+import type { FileRegistry } from './input/registry';
+import type { Doc, Line, Outcome } from './types';
+
+export type Send = (docs: Doc[]) => Promise<Outcome[]>;
+
+export interface PipelineOptions {
+  send: Send;
+  encode: (line: Line) => Doc;
+  maxDocs: number;
+  /** Bytes of document source per batch. */
+  maxBytes: number;
+  /** A batch is sent at the latest this long after its first line, full or not. */
+  maxLatencyMs: number;
+  concurrency: number;
+  /** File bytes read but not yet settled above which reading pauses. */
+  budgetBytes: number;
+  registry: FileRegistry;
+  logger: Logger;
+  /** A pending send failed for a reason other than the engine (the sink was stopped): true while stopping. */
+  stopping?: () => boolean;
+}
+
+/** A run of consecutive lines of one file in one batch. */
+interface Chunk {
+  start: number;
+  end: number;
+  done: boolean;
+  progress: Progress;
+}
+
+/** Acknowledgement state of one file key: everything before settled() is stored (or dead-lettered). */
+class Progress {
+  readonly chunks: Chunk[] = [];
+  head = 0;
+  openBatch: Batch | undefined;
+  openChunk: Chunk | undefined;
+  constructor(
+    readonly key: string,
+    /** Offset after the last line handed to the pipeline (or skipped as empty). */
+    public consumed: number,
+  ) {}
+
+  settled(): number {
+    return this.head < this.chunks.length ? this.chunks[this.head].start : this.consumed;
+  }
+
+  /** Drops the settled chunks from the front. */
+  advance(): void {
+    while (this.head < this.chunks.length && this.chunks[this.head].done) this.head++;
+    if (this.head > 256 && this.head * 2 > this.chunks.length) {
+      this.chunks.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+}
+
+interface Batch {
+  docs: Doc[];
+  bytes: number;
+  fileBytes: number;
+  chunks: Chunk[];
+}
+
+export class Pipeline {
+  private readonly progress = new Map<string, Progress>();
+  private current: Batch = newBatch();
+  private readonly queue: Batch[] = [];
+  private inflight = 0;
+  private timer: NodeJS.Timeout | undefined;
+  /** File bytes of lines accepted and not yet settled. */
+  private pending = 0;
+  private roomWaiters: (() => void)[] = [];
+  private idleWaiters: (() => void)[] = [];
+  /** File bytes settled since start (progress bar). */
+  settledBytes = 0;
+  linesRead = 0;
+  bytesReadTotal = 0;
+
+  constructor(private readonly opts: PipelineOptions) {}
+
+  line(line: Line): void {
+    this.linesRead++;
+    const doc = this.opts.encode(line);
+    const b = this.current;
+    const size = line.next - line.offset;
+    b.docs.push(doc);
+    b.bytes += doc.source.length + doc.id.length + 40;
+    b.fileBytes += size;
+    this.pending += size;
+    let p = this.progress.get(line.file.key);
+    if (!p) {
+      p = new Progress(line.file.key, line.offset);
+      this.progress.set(line.file.key, p);
+    }
+    if (p.openBatch === b && p.openChunk) {
+      p.openChunk.end = line.next;
+    } else {
+      const chunk: Chunk = { start: line.offset, end: line.next, done: false, progress: p };
+      p.chunks.push(chunk);
+      p.openBatch = b;
+      p.openChunk = chunk;
+      b.chunks.push(chunk);
+    }
+    if (b.docs.length >= this.opts.maxDocs || b.bytes >= this.opts.maxBytes) this.flush();
+    else if (!this.timer) this.timer = setTimeout(() => this.flush(), this.opts.maxLatencyMs);
+  }
+
+  consumed(key: string, pos: number): void {
+    let p = this.progress.get(key);
+    if (!p) {
+      p = new Progress(key, pos);
+      this.progress.set(key, p);
+    }
+    p.consumed = pos;
+    if (p.head >= p.chunks.length) this.opts.registry.update(key, { offset: pos });
+  }
+
+  resumeAt(key: string): number | undefined {
+    return this.progress.get(key)?.consumed;
+  }
+
+  /** Settled offset of a key, if the pipeline has seen it. */
+  settled(key: string): number | undefined {
+    return this.progress.get(key)?.settled();
+  }
+
+  bytesRead(n: number): void {
+    this.bytesReadTotal += n;
+  }
+
+  room(): Promise<void> | undefined {
+    if (this.pending < this.opts.budgetBytes) return undefined;
+    return new Promise((resolve) => this.roomWaiters.push(resolve));
+  }
+
+  /** Bytes read and not yet settled. */
+  get pendingBytes(): number {
+    return this.pending;
+  }
+
+  /** Sends the current batch now (or queues it while `concurrency` sends are in flight). */
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const b = this.current;
+    if (b.docs.length === 0) return;
+    this.current = newBatch();
+    this.queue.push(b);
+    this.pump();
+  }
+
+  /** Flushes and resolves once every accepted line is settled. */
+  async drain(): Promise<void> {
+    this.flush();
+    while (this.inflight > 0 || this.queue.length > 0) {
+      await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    }
+  }
+
+  private pump(): void {
+    while (this.inflight < this.opts.concurrency && this.queue.length > 0) {
+      const b = this.queue.shift()!;
+      this.inflight++;
+      void this.deliver(b);
+    }
+  }
+
+  private async deliver(b: Batch): Promise<void> {
+    try {
+      for (;;) {
+        try {
+          await this.opts.send(b.docs);
+          this.settle(b);
+          return;
+        } catch (err) {
+          if (this.opts.stopping?.()) {
+            this.opts.logger.debug({ docs: b.docs.length }, 'batch left unacknowledged at shutdown');
+            return;
+          }
+          // send() does not fail because the engine is down; anything else is unexpected: try again.
+          this.opts.logger.error({ err: String(err), docs: b.docs.length }, 'batch send failed; retrying');
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      }
+    } finally {
+      this.inflight--;
+      this.pump();
+      if (this.inflight === 0 && this.queue.length === 0) {
+        const w = this.idleWaiters;
+        this.idleWaiters = [];
+        for (const f of w) f();
+      }
+    }
+  }
+
+  private settle(b: Batch): void {
+    const touched = new Set<Progress>();
+    for (const c of b.chunks) {
+      c.done = true;
+      touched.add(c.progress);
+    }
+    for (const p of touched) {
+      const before = p.settled();
+      p.advance();
+      const after = p.settled();
+      if (after !== before) this.opts.registry.update(p.key, { offset: after });
+      if (p.openBatch === b) {
+        p.openBatch = undefined;
+        p.openChunk = undefined;
+      }
+    }
+    this.pending -= b.fileBytes;
+    this.settledBytes += b.fileBytes;
+    if (this.pending < this.opts.budgetBytes && this.roomWaiters.length > 0) {
+      const w = this.roomWaiters;
+      this.roomWaiters = [];
+      for (const f of w) f();
+    }
+  }
+}
+
+function newBatch(): Batch {
+  return { docs: [], bytes: 0, fileBytes: 0, chunks: [] };
+}

@@ -1,0 +1,111 @@
+// Line framing: offsets, \r\n, partial lines, long lines, invalid UTF-8, empty lines.
+import { Framer } from '../../src/ship/input/framing';
+import type { Line } from '../../src/ship/types';
+
+const file = { key: 'k', dev: 1, ino: 2 };
+
+function frame(chunks: (string | Buffer)[], maxLine = 1024 * 1024, flushAt?: number): { lines: Line[]; framer: Framer } {
+  const lines: Line[] = [];
+  const framer = new Framer(file, '/x.log', 0, maxLine, (l) => lines.push(l));
+  let pos = 0;
+  for (const c of chunks) {
+    const b = typeof c === 'string' ? Buffer.from(c) : c;
+    framer.push(b, 0, b.length, pos);
+    pos += b.length;
+  }
+  if (flushAt !== undefined) framer.flush(flushAt);
+  return { lines, framer };
+}
+
+const brief = (lines: Line[]) => lines.map((l) => [l.text, l.offset, l.next, l.truncated]);
+
+test('splits lines at \\n with byte offsets of the line start and just after its terminator', () => {
+  const { lines, framer } = frame(['ab\ncdé\nxyz\n']);
+  expect(brief(lines)).toEqual([
+    ['ab', 0, 3, false],
+    ['cdé', 3, 8, false],
+    ['xyz', 8, 12, false],
+  ]);
+  expect(framer.consumed).toBe(12);
+});
+
+test('drops the \\r of \\r\\n, also when \\r and \\n arrive in different reads', () => {
+  const { lines } = frame(['one\r\ntwo\r', '\nthree\r\n']);
+  expect(lines.map((l) => l.text)).toEqual(['one', 'two', 'three']);
+  expect(lines[2].next).toBe(17);
+});
+
+test('a partial last line waits for its newline, across several reads', () => {
+  const { lines, framer } = frame(['first\npar', 'ti', 'al']);
+  expect(lines.map((l) => l.text)).toEqual(['first']);
+  expect(framer.consumed).toBe(6);
+  framer.push(Buffer.from(' done\n'), 0, 6, 13);
+  expect(brief(lines)[1]).toEqual(['partial done', 6, 19, false]);
+});
+
+test('flush ships a partial last line (the file is closed) with next at the end of file', () => {
+  const { lines, framer } = frame(['a\nlast words'], 1024, 12);
+  expect(brief(lines)).toEqual([
+    ['a', 0, 2, false],
+    ['last words', 2, 12, false],
+  ]);
+  expect(framer.consumed).toBe(12);
+});
+
+test('empty lines are skipped but their bytes advance the position', () => {
+  const { lines, framer } = frame(['\n\r\na\n\n\n']);
+  expect(brief(lines)).toEqual([['a', 3, 5, false]]);
+  expect(framer.consumed).toBe(7);
+});
+
+test('a line longer than the limit is cut, flagged, and emitted once its newline is found', () => {
+  const long = 'x'.repeat(25);
+  const { lines } = frame([long.slice(0, 7), long.slice(7), '\nnext\n'], 10);
+  expect(brief(lines)).toEqual([
+    ['x'.repeat(10), 0, 26, true],
+    ['next', 26, 31, false],
+  ]);
+});
+
+test('a long line inside one read is cut too', () => {
+  const { lines } = frame(['y'.repeat(30) + '\nok\n'], 10);
+  expect(brief(lines)).toEqual([
+    ['y'.repeat(10), 0, 31, true],
+    ['ok', 31, 34, false],
+  ]);
+});
+
+test('a line of exactly the limit ending in \\r\\n is not truncated', () => {
+  const { lines } = frame(['z'.repeat(10) + '\r', '\n'], 10);
+  expect(brief(lines)).toEqual([['z'.repeat(10), 0, 12, false]]);
+});
+
+test('invalid UTF-8 is replaced, not dropped', () => {
+  const { lines } = frame([Buffer.from([0x61, 0xff, 0xfe, 0x62, 0x0a])]);
+  expect(lines[0].text).toBe('a\ufffd\ufffdb');
+  expect(lines[0].next).toBe(5);
+});
+
+test('reset after truncation starts at the new position with the new identity, forgetting the partial line', () => {
+  const { lines, framer } = frame(['old\npartial']);
+  const other = { key: 'k2', dev: 1, ino: 2 };
+  framer.reset(other, 0);
+  framer.push(Buffer.from('new\n'), 0, 4, 0);
+  expect(lines.map((l) => [l.text, l.file.key, l.offset])).toEqual([
+    ['old', 'k', 0],
+    ['new', 'k2', 0],
+  ]);
+});
+
+test('framing a large buffer of many lines keeps every line and offset', () => {
+  const parts: string[] = [];
+  for (let i = 0; i < 5000; i++) parts.push(`line ${i} ${'p'.repeat(i % 50)}`);
+  const text = parts.join('\n') + '\n';
+  const buf = Buffer.from(text);
+  const lines: Line[] = [];
+  const framer = new Framer(file, '/x', 0, 1024, (l) => lines.push(l));
+  // Odd read sizes put boundaries everywhere.
+  for (let pos = 0; pos < buf.length; pos += 777) framer.push(buf, pos, Math.min(pos + 777, buf.length), pos);
+  expect(lines.map((l) => l.text)).toEqual(parts);
+  for (const l of lines) expect(buf.toString('utf8', l.offset, l.next - 1)).toBe(l.text);
+});
