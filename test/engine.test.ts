@@ -3,6 +3,7 @@
  * the fault proxy in front of it.
  */
 import zlib from 'node:zlib';
+import { Client } from '@elastic/elasticsearch';
 import {
   countDocs,
   deleteDataStreamOrIndex,
@@ -262,6 +263,25 @@ describeWithEngine('search engine', () => {
       }
       expect(outcomes).toEqual(['200', 'dropped', '200', 'dropped']);
       expect(proxy.counters.dropped).toBe(2);
+    });
+
+    it('elasticCompat lets @elastic/elasticsearch 8 bulk into OpenSearch through the proxy', async () => {
+      proxy.set({ elasticCompat: true });
+      const client = new Client({ node: proxy.url });
+      const stream = uniqueName('logs-enginetest-client');
+      try {
+        const info = await client.info();
+        expect(info.version.number).toMatch(/^\d+\./);
+        const res = await client.bulk({
+          operations: [{ create: { _index: stream, _id: 'c1' } }, { '@timestamp': '2024-01-01T00:00:00Z', message: 'from the client' }],
+          refresh: true,
+        });
+        expect(res.errors).toBe(false);
+        expect((await getById<{ message: string }>(stream, 'c1'))?._source.message).toBe('from the client');
+      } finally {
+        await client.close();
+        await deleteDataStreamOrIndex(stream);
+      }
     });
 
     it('can drop the answer after the engine did the work, and delays responses', async () => {
