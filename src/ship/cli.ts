@@ -1,7 +1,241 @@
-// Command-line interface of sidekick-ship (being built; see issue).
-import type { Command } from 'commander';
-import { newCommand } from '../common/cli';
+// Command-line interface of sidekick-ship: flags and subcommands, wiring input -> pipeline -> sink.
+import { Option, type Command } from 'commander';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { exitWith, newCommand, parseWith, withLogOptions } from '../common/cli';
+import { UsageError } from '../common/errors';
+import { createLogger, safeUrl } from '../common/log';
+import { newRegistry } from '../common/metrics';
+import { startHttp } from '../common/http';
+import { onShutdown } from '../common/shutdown';
+import { formatSize, parseSize, SIZE_EXPECTED } from '../common/units';
+import { VERSION } from '../common/version';
+import { authFrom, collectField, loadShipConfig, type ShipConfig, type ShipFlags } from './config';
+import { Input } from './input/input';
+import { FileRegistry } from './input/registry';
+import { makeEncoder } from './output/encoder';
+import { createSink, type SinkOptions } from './output/sink';
+import { setup } from './output/setup';
+import { Pipeline } from './pipeline';
+import { Progress } from './progress';
+
+const EXAMPLES = [
+  "sidekick-ship --es http://elasticsearch:9200 '/var/log/app/*.log'",
+  "sidekick-ship --once --es http://127.0.0.1:9200 --index logs-app-default ./logs/*.log",
+  'sidekick-ship -c /etc/sidekick/ship.yml --http 0.0.0.0:5066',
+  "SIDEKICK_ES_URL=https://es:9200 SIDEKICK_ES_API_KEY_FILE=/run/secrets/es-key sidekick-ship '/var/log/app/**/*.log'",
+  'sidekick-ship setup --es http://127.0.0.1:9200 --index logs-app-default',
+];
+
+interface CliOptions extends ShipFlags {
+  logLevel: string;
+  logFormat: 'auto' | 'json' | 'text';
+}
+
+function addConnectionOptions(cmd: Command): Command {
+  return cmd
+    .option('-c, --config <file>', 'YAML configuration (every setting below can also be set there)')
+    .option('--es <url[,url...]>', 'Elasticsearch/OpenSearch endpoints (env SIDEKICK_ES_URL; default http://127.0.0.1:9200)', (v: string) =>
+      v.split(',').map((s) => s.trim()).filter(Boolean),
+    )
+    .option('--index <name>', 'target data stream or index (env SIDEKICK_INDEX; default logs-sidekick-default)')
+    .addOption(new Option('--flavor <flavor>', 'engine flavor (default auto: detected with GET /)').choices(['auto', 'elasticsearch', 'opensearch']));
+}
 
 export function shipCommand(name = 'sidekick-ship'): Command {
-  return newCommand(name, 'sidekick-ship');
+  const cmd = newCommand(
+    name,
+    'Follow log files and deliver every line to Elasticsearch or OpenSearch exactly once (_bulk create, deterministic _id).',
+    EXAMPLES,
+  );
+  addConnectionOptions(cmd)
+    .argument('[glob...]', 'files to follow (quote globs so the shell does not expand them); or `paths` in the configuration')
+    .option('--state-dir <dir>', 'where positions and dead letters are kept (env SIDEKICK_STATE_DIR; default ./data/ship)')
+    .addOption(new Option('--from <where>', 'where to start in a file seen for the first time (default beginning)').choices(['beginning', 'end']))
+    .option('--once', 'ship what the files hold now, wait for every acknowledgement, save positions and exit 0')
+    .option('--http <addr>', 'serve /healthz and /metrics on HOST:PORT, e.g. 127.0.0.1:5066 (env SIDEKICK_SHIP_HTTP)')
+    .addOption(new Option('--compression <kind>', 'request body compression (default gzip)').choices(['gzip', 'none']))
+    .option('--max-line <size>', 'longer lines are cut and flagged truncated (default 1MiB)', parseWith('--max-line', parseSize, SIZE_EXPECTED))
+    .option('--fields <key=value>', 'add a field to every document (repeatable; dotted keys nest)', collectField);
+  withLogOptions(cmd);
+  cmd.action(async (globs: string[], opts: CliOptions) => exitWith(await run(globs, opts)));
+
+  const setupCmd = newCommand('setup', 'Create the index template, lifecycle policy and data stream (idempotent), then exit.', [
+    `${name} setup --es http://127.0.0.1:9200 --index logs-app-default`,
+  ]);
+  addConnectionOptions(setupCmd);
+  withLogOptions(setupCmd);
+  setupCmd.action(async (opts: CliOptions) => exitWith(await runSetup(opts)));
+  cmd.addCommand(setupCmd);
+  return cmd;
 }
+
+async function runSetup(opts: CliOptions): Promise<number> {
+  const cfg = loadShipConfig(opts, []);
+  const done = await setup({
+    urls: cfg.es.urls,
+    index: cfg.index,
+    flavor: cfg.es.flavor,
+    auth: authFrom(cfg),
+    tls: tlsFrom(cfg),
+    requestTimeoutMs: cfg.es.request_timeout,
+    policy: { rolloverMaxSize: cfg.policy.rollover_max_size, deleteAfter: cfg.policy.delete_after },
+  });
+  for (const line of done) process.stdout.write(`${line}\n`);
+  return 0;
+}
+
+function tlsFrom(cfg: ShipConfig): SinkOptions['tls'] {
+  const { ca_file, cert_file, key_file, tls_insecure } = cfg.es;
+  if (!ca_file && !cert_file && !key_file && !tls_insecure) return undefined;
+  return { caFile: ca_file, certFile: cert_file, keyFile: key_file, insecure: tls_insecure };
+}
+
+async function run(globs: string[], opts: CliOptions): Promise<number> {
+  const cfg = loadShipConfig(opts, globs);
+  if (cfg.paths.length === 0) throw new UsageError('no files to follow: give GLOB arguments, `paths` in the configuration or SIDEKICK_SHIP_PATHS');
+  const logger = createLogger({ name: 'sidekick-ship', level: opts.logLevel, format: opts.logFormat });
+  const metrics = newRegistry('sidekick-ship');
+  const registry = FileRegistry.load(cfg.state_dir, logger);
+  const encode = makeEncoder({ hostName: hostname(), agentVersion: VERSION, fields: cfg.fields });
+  const sink = await createSink({
+    urls: cfg.es.urls,
+    index: cfg.index,
+    flavor: cfg.es.flavor,
+    auth: authFrom(cfg),
+    tls: tlsFrom(cfg),
+    compression: cfg.es.compression,
+    requestTimeoutMs: cfg.es.request_timeout,
+    backoff: { initialMs: cfg.es.backoff_initial, maxMs: cfg.es.backoff_max },
+    deadLetterFile: join(cfg.state_dir, 'dead-letter.ndjson'),
+    logger,
+    registry: metrics,
+  });
+  let stopping = false;
+  const pipeline = new Pipeline({
+    send: (docs) => sink.send(docs),
+    encode,
+    maxDocs: cfg.batch.max_docs,
+    maxBytes: cfg.batch.max_bytes,
+    maxLatencyMs: cfg.batch.max_latency,
+    concurrency: cfg.batch.concurrency,
+    budgetBytes: cfg.memory_budget,
+    registry,
+    logger,
+    stopping: () => stopping,
+  });
+  const input = new Input(
+    {
+      globs: cfg.paths,
+      from: cfg.from,
+      once: cfg.once,
+      scanMs: cfg.read.scan_interval,
+      pollMs: cfg.read.poll_interval,
+      closeInactiveMs: cfg.read.close_inactive,
+      maxLine: cfg.read.max_line,
+      bufferSize: cfg.read.buffer_size,
+      deferScans: 3,
+      forgetAfterMs: cfg.read.forget_after,
+    },
+    registry,
+    pipeline,
+    logger,
+  );
+  registerInputMetrics(metrics, pipeline, input);
+  const http = cfg.http
+    ? await startHttp({
+        listen: cfg.http,
+        logger,
+        registry: metrics,
+        health: () => {
+          const h = sink.health();
+          return { ok: h.unreachableForMs <= cfg.unhealthy_after, detail: { engine: h, bytes_pending: pipeline.pendingBytes } };
+        },
+      })
+    : undefined;
+  logger.info(
+    { paths: cfg.paths, es: cfg.es.urls.map(safeUrl), index: cfg.index, state_dir: cfg.state_dir, once: cfg.once },
+    'sidekick-ship starting',
+  );
+  registry.autoSave(cfg.registry_flush);
+
+  const finish = async (): Promise<void> => {
+    registry.stopAutoSave();
+    await registry.save();
+    await sink.close();
+    await http?.close();
+  };
+  onShutdown({
+    logger,
+    graceMs: cfg.shutdown_grace,
+    stop: async () => {
+      await input.stop();
+      // Give in-flight batches most of the grace period; then stop the sink's retries so we exit in time.
+      const flushed = await Promise.race([pipeline.drain().then(() => true), sleep(Math.max(cfg.shutdown_grace - 2000, 500)).then(() => false)]);
+      if (!flushed) {
+        stopping = true;
+        logger.warn({ bytes_pending: pipeline.pendingBytes }, 'engine did not acknowledge everything in time; positions stay before the unacknowledged lines');
+        sink.stop();
+        await pipeline.drain();
+      }
+      await finish();
+    },
+  });
+
+  await input.start();
+  if (!cfg.once) return new Promise<number>(() => undefined); // runs until a signal
+  const progress = process.stderr.isTTY ? new Progress(input, pipeline) : undefined;
+  await input.finished();
+  await pipeline.drain();
+  progress?.stop();
+  await finish();
+  logger.info({ lines: pipeline.linesRead, bytes: formatSize(pipeline.bytesReadTotal) }, 'all lines acknowledged');
+  return 0;
+}
+
+function registerInputMetrics(metrics: Registry, pipeline: Pipeline, input: Input): void {
+  let lastLines = 0;
+  let lastBytes = 0;
+  new Counter({
+    name: 'sidekick_ship_lines_read_total',
+    help: 'Lines read from files and handed to the pipeline',
+    registers: [metrics],
+    collect() {
+      this.inc(pipeline.linesRead - lastLines);
+      lastLines = pipeline.linesRead;
+    },
+  });
+  new Counter({
+    name: 'sidekick_ship_bytes_read_total',
+    help: 'Bytes read from files',
+    registers: [metrics],
+    collect() {
+      this.inc(pipeline.bytesReadTotal - lastBytes);
+      lastBytes = pipeline.bytesReadTotal;
+    },
+  });
+  new Gauge({
+    name: 'sidekick_ship_bytes_pending',
+    help: 'Bytes read and not yet acknowledged (bounded by memory_budget)',
+    registers: [metrics],
+    collect() {
+      this.set(pipeline.pendingBytes);
+    },
+  });
+  new Gauge({
+    name: 'sidekick_ship_bytes_behind',
+    help: 'Bytes of a file not yet acknowledged (file size minus settled position)',
+    labelNames: ['path'],
+    registers: [metrics],
+    collect() {
+      this.reset();
+      for (const t of input.open()) this.set({ path: t.path }, Math.max(0, t.size - (pipeline.settled(t.key) ?? t.pos)));
+    },
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
