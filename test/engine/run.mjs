@@ -54,6 +54,16 @@ try {
       handle.stop().catch(() => {});
     });
   }
+  // Under `npm run engine`, a SIGTERM to npm may not reach us: stop when we are orphaned.
+  const parent = process.ppid;
+  const orphanWatch = setInterval(() => {
+    if (process.ppid !== parent && !stopping) {
+      stopping = true;
+      log('parent process went away: stopping ...');
+      handle.stop().catch(() => {});
+    }
+  }, 1000);
+  orphanWatch.unref();
   const { code, signal } = await handle.exited;
   if (stopping) {
     log('stopped');
