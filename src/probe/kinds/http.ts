@@ -1,0 +1,182 @@
+// http probe: one request through undici with our own connector, so DNS, connect, TLS and first-byte times are measured.
+import { lookup } from 'node:dns/promises';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { Client } from 'undici';
+import type { Detail, HttpTarget, Probe, StatusRange } from '../types';
+import { stripCredentials } from '../types';
+import { abortMessage, checkCertificate, describeError, elapsed, excerpt, result } from './common';
+
+const MAX_BODY = 64 * 1024;
+
+interface Phases {
+  dns_ms?: number;
+  connect_ms?: number;
+  tls_ms?: number;
+  first_byte_ms?: number;
+  address?: string;
+}
+
+export const httpProbe: Probe<HttpTarget> = async (cfg, signal) => {
+  const start = performance.now();
+  const detail: Detail = {};
+  let phase = 'connecting';
+  let url: URL;
+  try {
+    url = new URL(cfg.url);
+  } catch {
+    return result(start, false, `not a valid URL: ${stripCredentials(cfg.url)}`, detail);
+  }
+  try {
+    for (let redirects = 0; ; redirects++) {
+      const phases: Phases = {};
+      const certFailure: { message?: string } = {};
+      const client = new Client(url.origin, {
+        connect: (opts, callback) => {
+          connectWithPhases(opts.hostname, Number(opts.port) || (opts.protocol === 'https:' ? 443 : 80), opts.protocol === 'https:', cfg, start, phases, detail, certFailure, signal)
+            .then((socket) => callback(null, socket), (err: Error) => callback(err, null));
+        },
+        pipelining: 0,
+      });
+      try {
+        phase = 'waiting for the response';
+        const headers: Record<string, string> = { 'user-agent': 'sidekick-probe', accept: '*/*', ...cfg.headers };
+        if (url.username || url.password) {
+          headers.authorization ??= `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`;
+        }
+        const res = await client.request({
+          path: url.pathname + url.search,
+          method: cfg.method as 'GET',
+          headers,
+          body: cfg.request_body,
+          signal,
+        });
+        phases.first_byte_ms = elapsed(start);
+        Object.assign(detail, phases, { status: res.statusCode });
+        if (certFailure.message) {
+          await res.body.dump();
+          return result(start, false, certFailure.message, detail);
+        }
+        const location = res.headers.location;
+        if (res.statusCode >= 300 && res.statusCode < 400 && typeof location === 'string' && redirects < cfg.follow_redirects) {
+          await res.body.dump();
+          url = new URL(location, url);
+          detail.redirects = redirects + 1;
+          continue;
+        }
+        if (typeof location === 'string') detail.location = stripCredentials(location);
+        if (!inRanges(res.statusCode, cfg.status)) {
+          const text = await readBody(res.body);
+          return result(start, false, `status ${res.statusCode} not in ${formatRanges(cfg.status)}${text ? `; body ${excerpt(text)}` : ''}`, detail);
+        }
+        if (cfg.body === undefined && !cfg.json_path?.length) {
+          await res.body.dump();
+          return result(start, true, `status ${res.statusCode}`, detail);
+        }
+        phase = 'reading the body';
+        const text = await readBody(res.body);
+        detail.body_bytes = Buffer.byteLength(text);
+        if (cfg.body !== undefined && !new RegExp(cfg.body).test(text)) {
+          return result(start, false, `status ${res.statusCode} but body did not match /${cfg.body}/; got ${excerpt(text)}`, detail);
+        }
+        for (const jp of cfg.json_path ?? []) {
+          const failure = checkJsonPath(text, jp.path, jp.value);
+          if (failure) return result(start, false, `status ${res.statusCode} but ${failure}`, detail);
+        }
+        return result(start, true, `status ${res.statusCode}, body matched`, detail);
+      } finally {
+        void client.destroy().catch(() => undefined);
+      }
+    }
+  } catch (err) {
+    if (signal.aborted) return result(start, false, abortMessage(signal, phase), detail);
+    const cause = (err as { cause?: unknown }).cause;
+    return result(start, false, describeError(cause ?? err, url.hostname), detail);
+  }
+};
+
+async function connectWithPhases(
+  hostname: string,
+  port: number,
+  secure: boolean,
+  cfg: HttpTarget,
+  start: number,
+  phases: Phases,
+  detail: Detail,
+  certFailure: { message?: string },
+  signal: AbortSignal,
+): Promise<Socket> {
+  const host = hostname.replace(/^\[|\]$/g, '');
+  let address = host;
+  if (!isIP(host)) {
+    address = (await lookup(host)).address;
+    phases.dns_ms = elapsed(start);
+  }
+  phases.address = address;
+  return new Promise<Socket>((resolve, reject) => {
+    const socket: Socket = secure
+      ? tlsConnect({ host: address, port, servername: cfg.servername ?? (isIP(host) ? undefined : host), ca: cfg.ca, rejectUnauthorized: !cfg.insecure, ALPNProtocols: ['http/1.1'] })
+      : netConnect({ host: address, port });
+    const onAbort = (): void => {
+      socket.destroy();
+      reject(signal.reason as Error);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    socket.once('error', (err) => {
+      signal.removeEventListener('abort', onAbort);
+      reject(err);
+    });
+    socket.once('connect', () => {
+      phases.connect_ms = elapsed(start);
+      if (!secure) {
+        signal.removeEventListener('abort', onAbort);
+        resolve(socket);
+      }
+    });
+    if (secure) socket.once('secureConnect', () => {
+      phases.tls_ms = elapsed(start);
+      signal.removeEventListener('abort', onAbort);
+      const cert = checkCertificate(socket as TLSSocket, cfg);
+      Object.assign(detail, cert.detail);
+      if (cert.failure) certFailure.message = cert.failure;
+      resolve(socket);
+    });
+  });
+}
+
+async function readBody(body: AsyncIterable<Buffer> & { dump(): Promise<void> }): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    if (size < MAX_BODY) chunks.push(chunk);
+    size += chunk.length;
+    if (size >= MAX_BODY) break;
+  }
+  return Buffer.concat(chunks).subarray(0, MAX_BODY).toString('utf8');
+}
+
+export function inRanges(status: number, ranges: StatusRange[]): boolean {
+  return ranges.some((r) => status >= r.from && status <= r.to);
+}
+
+export function formatRanges(ranges: StatusRange[]): string {
+  return ranges.map((r) => (r.from === r.to ? String(r.from) : `${r.from}-${r.to}`)).join(',');
+}
+
+/** Checks PATH=VALUE against a JSON body; PATH is dotted with [index] (a leading "$." is allowed). */
+export function checkJsonPath(text: string, path: string, expected: string): string | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return `body is not JSON (needed for json path ${path}); got ${excerpt(text)}`;
+  }
+  const parts = path.replace(/^\$\.?/, '').match(/[^.[\]]+/g) ?? [];
+  for (const p of parts) {
+    if (value === null || typeof value !== 'object') return `json path ${path}: not found`;
+    value = (value as Record<string, unknown>)[p];
+    if (value === undefined) return `json path ${path}: not found`;
+  }
+  const actual = typeof value === 'string' ? value : JSON.stringify(value);
+  return actual === expected ? undefined : `json path ${path} is ${JSON.stringify(actual)}, expected ${JSON.stringify(expected)}`;
+}

@@ -1,0 +1,59 @@
+// Runs any check once: loads the probe module of its kind on first use (so a one-shot tcp check never loads
+// undici or net-ping) and enforces the timeout through the AbortSignal every probe honours.
+import type { Probe, ProbeConfig, ProbeResult, Target } from '../types';
+import { ProbeTimeout } from './common';
+
+type AnyProbe = Probe<Target>;
+const loaded = new Map<Target['kind'], AnyProbe>();
+
+/* eslint-disable @typescript-eslint/no-require-imports -- lazy loading is the point of this module */
+function load(kind: Target['kind']): AnyProbe {
+  let probe = loaded.get(kind);
+  if (!probe) {
+    switch (kind) {
+      case 'tcp':
+        probe = (require('./tcp') as typeof import('./tcp')).tcpProbe as AnyProbe;
+        break;
+      case 'http':
+        probe = (require('./http') as typeof import('./http')).httpProbe as AnyProbe;
+        break;
+      case 'exec':
+        probe = (require('./exec') as typeof import('./exec')).execProbe as AnyProbe;
+        break;
+      case 'icmp':
+        probe = (require('./icmp') as typeof import('./icmp')).icmpProbe as AnyProbe;
+        break;
+      case 'file':
+        probe = (require('./file') as typeof import('./file')).fileProbe as AnyProbe;
+        break;
+    }
+    loaded.set(kind, probe);
+  }
+  return probe;
+}
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+/**
+ * Runs one probe with its timeout; `stop` (optional) aborts it early, e.g. on shutdown.
+ * Never rejects: an unexpected exception becomes a failed result that says what happened.
+ */
+export async function runProbe(cfg: ProbeConfig, stop?: AbortSignal): Promise<ProbeResult> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new ProbeTimeout(cfg.timeout)), cfg.timeout);
+  const onStop = (): void => controller.abort(stop?.reason);
+  stop?.addEventListener('abort', onStop, { once: true });
+  const start = performance.now();
+  try {
+    return await load(cfg.kind)(cfg, controller.signal);
+  } catch (err) {
+    return { ok: false, duration_ms: Math.round(performance.now() - start), message: `probe failed unexpectedly: ${(err as Error)?.message ?? String(err)}`, detail: {} };
+  } finally {
+    clearTimeout(timer);
+    stop?.removeEventListener('abort', onStop);
+  }
+}
+
+/** Releases what probes hold open between runs (ICMP raw sockets), so a one-shot process can exit. */
+export function releaseProbes(): void {
+  if (loaded.has('icmp')) (require('./icmp') as typeof import('./icmp')).closeIcmpSessions(); // eslint-disable-line @typescript-eslint/no-require-imports
+}

@@ -1,0 +1,188 @@
+// `sidekick-probe serve`: runs the checks and publishes their state: an HTTP API (/healthz /readyz /checks
+// /metrics), an HAProxy agent-check port, state-change events on stdout and to webhooks, and heartbeat pushes.
+import { Counter, Gauge } from 'prom-client';
+import { startHttp, type HttpListener, type HttpReply } from '../common/http';
+import type { Logger } from '../common/log';
+import { newRegistry } from '../common/metrics';
+import { startAgent, agentReply, type AgentListener } from './agent';
+import type { ProbeSettings } from './config';
+import { releaseProbes } from './kinds';
+import { Scheduler, history, type CheckRuntime } from './scheduler';
+import { isLive, isReady, type Health } from './state';
+import { describeTarget, stripCredentials } from './types';
+import { Webhooks, fillPushUrl, pushHeartbeat } from './webhooks';
+
+export interface StateEvent {
+  check: string;
+  from: Health;
+  to: Health;
+  at: string;
+  message: string;
+}
+
+export interface Server {
+  scheduler: Scheduler;
+  http: HttpListener;
+  agent?: AgentListener;
+  webhooks: Webhooks;
+  stop(): Promise<void>;
+}
+
+export interface ServeOptions {
+  logger: Logger;
+  /** Where state-change events go as JSON lines; default stdout. */
+  events?: (line: string) => void;
+}
+
+export async function serve(settings: ProbeSettings, opts: ServeOptions): Promise<Server> {
+  const { logger } = opts;
+  const emit = opts.events ?? ((line: string) => process.stdout.write(line));
+  const registry = newRegistry('sidekick-probe');
+  const webhooks = new Webhooks(settings.webhooks, settings.webhook_queue, settings.webhook_attempts, logger);
+  const pushing = new Set<CheckRuntime>();
+
+  const changes = new Counter({ name: 'probe_state_changes_total', help: 'Health state changes of a check', labelNames: ['check', 'from', 'to'], registers: [registry] });
+
+  const scheduler = new Scheduler(settings.checks, settings.history, {
+    onTransition: (rt, from, to, r) => {
+      const event: StateEvent = { check: rt.config.name, from, to, at: new Date(r.at).toISOString(), message: r.message };
+      changes.inc({ check: rt.config.name, from, to });
+      emit(JSON.stringify(event) + '\n');
+      logger.info({ check: event.check, from, to, why: r.message }, 'check state changed');
+      webhooks.send(event);
+    },
+    onResult: (rt, r) => {
+      const push = rt.config.push;
+      if (!push || rt.state.health !== 'healthy' || pushing.has(rt)) return;
+      pushing.add(rt);
+      const url = fillPushUrl(push.url, { check: rt.config.name, status: 'up', message: r.message, duration_ms: Math.round(r.duration_ms) });
+      void pushHeartbeat(url, push.method, Math.max(rt.config.timeout, 2000)).then((failure) => {
+        pushing.delete(rt);
+        if (failure) logger.warn({ check: rt.config.name, push: stripCredentials(push.url), why: failure }, 'heartbeat push failed');
+      });
+    },
+  });
+  const checks = scheduler.checks;
+
+  // Gauges are filled when scraped, so a thousand checks a second cost nothing between scrapes.
+  const gauge = (name: string, help: string, value: (rt: CheckRuntime) => number | undefined): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['check', 'kind'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const rt of checks) {
+          const v = value(rt);
+          if (v !== undefined) this.set({ check: rt.config.name, kind: rt.config.target.kind }, v);
+        }
+      },
+    });
+  };
+  gauge('probe_success', 'Whether the last probe of the check succeeded', (rt) => (rt.last ? (rt.last.ok ? 1 : 0) : undefined));
+  gauge('probe_duration_seconds', 'Duration of the last probe', (rt) => (rt.last ? rt.last.duration_ms / 1000 : undefined));
+  gauge('probe_healthy', 'Health of the check after rise/fall: 1 healthy, 0 starting or unhealthy', (rt) => (rt.state.health === 'healthy' ? 1 : 0));
+  const counter = (name: string, help: string, value: (rt: CheckRuntime) => number): void => {
+    new Counter({
+      name,
+      help,
+      labelNames: ['check', 'kind'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const rt of checks) this.inc({ check: rt.config.name, kind: rt.config.target.kind }, value(rt));
+      },
+    });
+  };
+  counter('probe_runs_total', 'Probes run since start', (rt) => rt.runs);
+  counter('probe_failures_total', 'Failed probes since start', (rt) => rt.failures);
+  new Gauge({
+    name: 'probe_webhook_events',
+    help: 'Webhook deliveries by outcome (sent, failed attempts, dropped)',
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect() {
+      for (const [k, v] of Object.entries(webhooks.stats)) this.set({ outcome: k }, v);
+    },
+  });
+
+  const view = (role: 'liveness' | 'readiness'): { ok: boolean; checks: object[] } => {
+    const judged = checks.filter((c) => c.config.role === role || c.config.role === 'both');
+    const pass = role === 'liveness' ? isLive : isReady;
+    return {
+      ok: judged.every((c) => pass(c.state.health)),
+      checks: judged.map((c) => ({ check: c.config.name, state: c.state.health, ok: pass(c.state.health), message: c.last?.message ?? 'not run yet' })),
+    };
+  };
+  const roleReply = (role: 'liveness' | 'readiness'): HttpReply => {
+    const v = view(role);
+    return { status: v.ok ? 200 : 503, body: { status: v.ok ? 'ok' : 'unhealthy', checks: v.checks } };
+  };
+
+  const http = await startHttp({
+    listen: settings.listen,
+    logger,
+    registry,
+    health: () => {
+      const v = view('liveness');
+      return { ok: v.ok, detail: v.checks };
+    },
+    routes: {
+      '/readyz': () => roleReply('readiness'),
+      '/livez': () => roleReply('liveness'),
+      '/checks': () => ({ status: 200, body: { checks: checks.map(describeCheck), webhooks: webhooks.stats } }),
+    },
+  });
+
+  let agent: AgentListener | undefined;
+  try {
+    if (settings.agent) {
+      const replies = settings.agent;
+      agent = await startAgent(replies, () => agentReply(checks, replies), logger);
+    }
+  } catch (err) {
+    await http.close();
+    throw err;
+  }
+  scheduler.start();
+  logger.info({ checks: checks.length }, 'checks started');
+
+  return {
+    scheduler,
+    http,
+    agent,
+    webhooks,
+    async stop() {
+      await scheduler.stop();
+      await Promise.all([http.close(), agent?.close()]);
+      await webhooks.close(settings.grace / 2);
+      releaseProbes();
+    },
+  };
+}
+
+function describeCheck(rt: CheckRuntime): object {
+  const c = rt.config;
+  return {
+    check: c.name,
+    kind: c.target.kind,
+    target: describeTarget(c.target),
+    role: c.role,
+    interval_ms: c.interval,
+    timeout_ms: c.timeout,
+    rise: c.rise,
+    fall: c.fall,
+    start_period_ms: c.start_period,
+    state: rt.state.health,
+    since: new Date(rt.state.changed_at).toISOString(),
+    consecutive: { successes: rt.state.successes, failures: rt.state.failures },
+    counters: { runs: rt.runs, successes: rt.successes, failures: rt.failures, state_changes: rt.transitions },
+    last: rt.last ? resultView(rt.last) : null,
+    history: history(rt).map(resultView),
+  };
+}
+
+function resultView(r: { at: number; ok: boolean; duration_ms: number; message: string; detail: object }): object {
+  return { at: new Date(r.at).toISOString(), ok: r.ok, duration_ms: r.duration_ms, message: r.message, detail: r.detail };
+}
