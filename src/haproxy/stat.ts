@@ -100,7 +100,8 @@ export function parseStat(text: string, opts: StatParseOptions = {}): StatTable 
 
 /** A row as one flat JSON object: proxy, name, type, status, state, then every column. */
 export function rowToJson(row: StatRow): Record<string, FieldValue> {
-  return { proxy: row.proxy, name: row.name, type: row.type, status: row.status, state: row.state, ...row.fields };
+  const { check_status, ...rest } = row.fields;
+  return { proxy: row.proxy, name: row.name, type: row.type, status: row.status, state: row.state, ...(check_status !== undefined ? { check_status } : {}), ...rest };
 }
 
 function typeFromName(name: string): StatType {
