@@ -188,7 +188,12 @@ export class Watcher {
 
   /** One poll: show info, show stat, diff. Throws on socket or parse errors. */
   async pollOnce(now = Date.now): Promise<WatchEvent[]> {
-    const info = parseInfo(await this.opts.client.command('show info'));
+    let info = parseInfo(await this.opts.client.command('show info'));
+    if (info.values.Stopping === 1 && this.opts.client.mode === 'prompt') {
+      // A kept session outlives a reload on the old worker, which answers with stale data until it exits.
+      this.opts.client.close();
+      info = parseInfo(await this.opts.client.command('show info'));
+    }
     const table = parseStat(await this.opts.client.command('show stat'), { columns: WATCH_COLUMNS });
     this.info = info;
     this.table = table;
