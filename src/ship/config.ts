@@ -63,7 +63,7 @@ export const shipSchema = z.strictObject({
       concurrency: z.number().int().positive().max(64).default(2),
     })
     .prefault({}),
-  memory_budget: size().default(16 * 1024 * 1024),
+  memory_budget: size().default(12 * 1024 * 1024),
   registry_flush: duration().default(1000),
   shutdown_grace: duration().default(10_000),
   unhealthy_after: duration().default(60_000),

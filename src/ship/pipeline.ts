@@ -17,7 +17,7 @@ export interface PipelineOptions {
   /** A batch is sent at the latest this long after its first line, full or not. */
   maxLatencyMs: number;
   concurrency: number;
-  /** File bytes read but not yet settled above which reading pauses. */
+  /** Memory held by lines read but not yet settled (documents, texts) above which reading pauses. */
   budgetBytes: number;
   registry: FileRegistry;
   logger: Logger;
@@ -63,8 +63,13 @@ interface Batch {
   docs: Doc[];
   bytes: number;
   fileBytes: number;
+  /** Memory held by the batch's lines (counted against the budget). */
+  cost: number;
   chunks: Chunk[];
 }
+
+/** Bytes of heap a pending line holds besides its text and source: Line, Doc, _id, chunk share. */
+const PER_LINE_OVERHEAD = 200;
 
 export class Pipeline {
   private readonly progress = new Map<string, Progress>();
@@ -72,7 +77,7 @@ export class Pipeline {
   private readonly queue: Batch[] = [];
   private inflight = 0;
   private timer: NodeJS.Timeout | undefined;
-  /** File bytes of lines accepted and not yet settled. */
+  /** Memory held by lines accepted and not yet settled. */
   private pending = 0;
   private roomWaiters: (() => void)[] = [];
   private idleWaiters: (() => void)[] = [];
@@ -87,11 +92,13 @@ export class Pipeline {
     this.linesRead++;
     const doc = this.opts.encode(line);
     const b = this.current;
-    const size = line.next - line.offset;
     b.docs.push(doc);
-    b.bytes += doc.source.length + doc.id.length + 40;
-    b.fileBytes += size;
-    this.pending += size;
+    b.bytes += doc.source.length + doc.id.length + 24;
+    b.fileBytes += line.next - line.offset;
+    // What a line costs while it waits: its document, its text and the objects around them.
+    const cost = doc.source.length + line.text.length + PER_LINE_OVERHEAD;
+    b.cost += cost;
+    this.pending += cost;
     let p = this.progress.get(line.file.key);
     if (!p) {
       p = new Progress(line.file.key, line.offset);
@@ -138,7 +145,7 @@ export class Pipeline {
     return new Promise((resolve) => this.roomWaiters.push(resolve));
   }
 
-  /** Bytes read and not yet settled. */
+  /** Memory held by lines read and not yet settled. */
   get pendingBytes(): number {
     return this.pending;
   }
@@ -214,7 +221,7 @@ export class Pipeline {
         p.openChunk = undefined;
       }
     }
-    this.pending -= b.fileBytes;
+    this.pending -= b.cost;
     this.settledBytes += b.fileBytes;
     if (this.pending < this.opts.budgetBytes && this.roomWaiters.length > 0) {
       const w = this.roomWaiters;
@@ -225,5 +232,5 @@ export class Pipeline {
 }
 
 function newBatch(): Batch {
-  return { docs: [], bytes: 0, fileBytes: 0, chunks: [] };
+  return { docs: [], bytes: 0, fileBytes: 0, cost: 0, chunks: [] };
 }

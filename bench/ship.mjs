@@ -1,0 +1,126 @@
+// Benchmark of sidekick-ship: drains a 1,000,000-line (~150 MB) file with --once into a local counting _bulk
+// endpoint, and in the same run a minimal Node.js loop doing the same HTTP work, with gzip and without.
+// Reports drain time ratio, CPU-seconds per million lines and peak RSS (from /usr/bin/time -v).
+// Usage: npm run build && node bench/ship.mjs [--big]   (--big: also drain a ~1 GB backlog, peak RSS only)
+import { existsSync, mkdirSync, rmSync, statSync, createWriteStream } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { startCountingEndpoint } from './ship-endpoint.mjs';
+
+const root = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..');
+const dir = join(root, '.bench');
+const cli = join(root, 'dist/cmd/sidekick-ship.js');
+const big = process.argv.includes('--big');
+
+async function generate(file, lines) {
+  if (existsSync(file) && statSync(file).size > 0) return;
+  mkdirSync(dir, { recursive: true });
+  const out = createWriteStream(file + '.tmp');
+  const levels = ['INFO', 'WARN', 'DEBUG', 'ERROR'];
+  let chunk = '';
+  for (let i = 0; i < lines; i++) {
+    const ts = new Date(Date.UTC(2026, 0, 1) + i * 7).toISOString();
+    // ~150 bytes per line, like a typical Java service log line.
+    chunk += `${ts} ${levels[i % 4].padEnd(5)} [worker-${i % 16}] c.e.orders.OrderService - order ${i} processed in ${i % 997}ms customer=${(i * 7919) % 100000} status=OK\n`;
+    if (chunk.length > 1 << 20) {
+      if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
+      chunk = '';
+    }
+  }
+  out.write(chunk);
+  await new Promise((r) => out.end(r));
+  const { renameSync } = await import('node:fs');
+  renameSync(file + '.tmp', file);
+}
+
+/** Runs a command under /usr/bin/time -v; returns wall seconds, CPU seconds and peak RSS (MiB). */
+function measure(args, env = {}) {
+  return new Promise((resolveRun, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn('/usr/bin/time', ['-v', process.execPath, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('close', (code) => {
+      const wall = Number(process.hrtime.bigint() - started) / 1e9;
+      const num = (re) => Number((re.exec(err) ?? [])[1]);
+      const user = num(/User time \(seconds\): ([\d.]+)/);
+      const sys = num(/System time \(seconds\): ([\d.]+)/);
+      const rssKiB = num(/Maximum resident set size \(kbytes\): (\d+)/);
+      if (code !== 0) return reject(new Error(`${args.join(' ')} exited ${code}\n${err.slice(-2000)}`));
+      resolveRun({ wall, cpu: user + sys, rssMiB: rssKiB / 1024, out });
+    });
+  });
+}
+
+async function runShipper(ep, file, compression) {
+  const state = join(dir, `ship-state-${compression}`);
+  rmSync(state, { recursive: true, force: true });
+  ep.reset();
+  const r = await measure([cli, '--once', '--es', ep.url, '--index', 'bench-ship', '--state-dir', state, '--compression', compression, '--log-level', 'warn', file]);
+  return { ...r, items: ep.stats.items };
+}
+
+async function runMinimal(ep, file, compression) {
+  ep.reset();
+  const r = await measure([join(root, 'bench/ship-minimal.mjs'), file, ep.url, compression]);
+  return { ...r, items: ep.stats.items };
+}
+
+const LINES = 1_000_000;
+const file = join(dir, 'ship-1m.log');
+if (!existsSync(cli)) {
+  console.error('build first: npm run build');
+  process.exit(2);
+}
+await generate(file, LINES);
+const ep = await startCountingEndpoint();
+const results = {};
+for (const compression of ['gzip', 'none']) {
+  const minimal = await runMinimal(ep, file, compression);
+  const ship = await runShipper(ep, file, compression);
+  for (const [name, r] of [['minimal', minimal], ['ship', ship]]) {
+    if (r.items !== LINES) throw new Error(`${name} (${compression}) delivered ${r.items} items, expected ${LINES}`);
+  }
+  results[compression] = {
+    lines: LINES,
+    file_mib: +(statSync(file).size / 2 ** 20).toFixed(1),
+    minimal_s: +minimal.wall.toFixed(2),
+    ship_s: +ship.wall.toFixed(2),
+    ratio: +(ship.wall / minimal.wall).toFixed(3),
+    ship_lines_per_s: Math.round(LINES / ship.wall),
+    minimal_lines_per_s: Math.round(LINES / minimal.wall),
+    ship_cpu_s_per_mlines: +((ship.cpu * 1e6) / LINES).toFixed(2),
+    minimal_cpu_s_per_mlines: +((minimal.cpu * 1e6) / LINES).toFixed(2),
+    ship_peak_rss_mib: +ship.rssMiB.toFixed(1),
+    minimal_peak_rss_mib: +minimal.rssMiB.toFixed(1),
+  };
+}
+if (big) {
+  const bigFile = join(dir, 'ship-7m.log');
+  await generate(bigFile, 7_000_000);
+  const ship = await runShipper(ep, bigFile, 'gzip');
+  results.big = {
+    lines: ship.items,
+    file_mib: +(statSync(bigFile).size / 2 ** 20).toFixed(1),
+    ship_s: +ship.wall.toFixed(2),
+    ship_lines_per_s: Math.round(ship.items / ship.wall),
+    ship_cpu_s_per_mlines: +((ship.cpu * 1e6) / ship.items).toFixed(2),
+    ship_peak_rss_mib: +ship.rssMiB.toFixed(1),
+  };
+}
+await ep.close();
+
+const targets = { ratio: 1.15, cpu: 4, rss: 150 };
+console.log('\nsidekick-ship drain benchmark (1,000,000 lines, --once, counting _bulk endpoint)\n');
+console.log('compression  minimal s  ship s  ratio  ship lines/s  ship CPU-s/Mlines  minimal CPU-s/Mlines  ship peak RSS MiB  minimal peak RSS MiB');
+for (const c of ['gzip', 'none']) {
+  const r = results[c];
+  console.log(
+    `${c.padEnd(11)}  ${String(r.minimal_s).padStart(9)}  ${String(r.ship_s).padStart(6)}  ${String(r.ratio).padStart(5)}  ${String(r.ship_lines_per_s).padStart(12)}  ${String(r.ship_cpu_s_per_mlines).padStart(17)}  ${String(r.minimal_cpu_s_per_mlines).padStart(20)}  ${String(r.ship_peak_rss_mib).padStart(17)}  ${String(r.minimal_peak_rss_mib).padStart(20)}`,
+  );
+}
+if (results.big) console.log(`\n1 GB backlog (${results.big.lines} lines, ${results.big.file_mib} MiB, gzip): ${results.big.ship_s} s, peak RSS ${results.big.ship_peak_rss_mib} MiB`);
+console.log(`\ntargets: ratio <= ${targets.ratio}, CPU <= ${targets.cpu} s per million lines, peak RSS < ${targets.rss} MiB`);
+console.log(JSON.stringify({ bench: 'ship', ...results }));
