@@ -137,7 +137,7 @@ export class RuntimeClient {
         else resolve(text!);
       };
       const timer = setTimeout(() => finish(timeoutError(cmd, where, this.timeoutMs, Buffer.concat(chunks))), this.timeoutMs);
-      sock.on('connect', () => sock.end(`${cmd}\n`));
+      sock.on('connect', () => sock.write(`${cmd}\n`));
       sock.on('data', (b: Buffer) => {
         chunks.push(b);
         size += b.length;
