@@ -51,28 +51,31 @@ export function constantFragment(opts: EncodeOptions): string {
   return json.slice(1, -1);
 }
 
+/** Characters JSON needs escaped (and lone surrogates, which JSON.stringify escapes). */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what must be escaped
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
 /** Returns a function that encodes one line; it keeps small caches (timestamp per millisecond, last path). */
 export function makeEncoder(opts: EncodeOptions): (line: Line) => Doc {
   const tail = ',' + constantFragment(opts) + '}';
   let lastMs = -1;
-  let lastTs = '';
+  let head = '';
   let lastPath = '';
   let lastPathJson = '""';
   return (line: Line): Doc => {
     const now = Date.now();
     if (now !== lastMs) {
       lastMs = now;
-      lastTs = new Date(now).toISOString();
+      head = '{"@timestamp":"' + new Date(now).toISOString() + '","message":';
     }
     if (line.path !== lastPath) {
       lastPath = line.path;
       lastPathJson = JSON.stringify(line.path);
     }
     const source =
-      '{"@timestamp":"' +
-      lastTs +
-      '","message":' +
-      JSON.stringify(line.text) +
+      head +
+      // Most log lines need no escaping; testing is cheaper than building an escaped copy.
+      (NEEDS_ESCAPE.test(line.text) ? JSON.stringify(line.text) : '"' + line.text + '"') +
       ',"log":{"file":{"path":' +
       lastPathJson +
       '},"offset":' +

@@ -118,7 +118,7 @@ class BulkSink implements Sink {
           outcomes[pending[0]] = 'dead-letter';
           return;
         }
-        this.opts.logger.info({ docs: pending.length, bytes: Buffer.byteLength(body) }, '_bulk request too large (413): splitting it in half');
+        this.opts.logger.info({ docs: pending.length, bytes: body.length }, '_bulk request too large (413): splitting it in half');
         const half = Math.ceil(pending.length / 2);
         await this.deliver(docs, pending.slice(0, half), outcomes);
         await this.deliver(docs, pending.slice(half), outcomes);
@@ -179,8 +179,8 @@ class BulkSink implements Sink {
     }
   }
 
-  private async post(body: string): Promise<HttpReply> {
-    let payload = Buffer.from(body, 'utf8');
+  private async post(body: Buffer): Promise<HttpReply> {
+    let payload = body;
     const compress = this.opts.compression === 'gzip';
     if (compress) payload = await gzip(payload, { level: this.opts.gzipLevel ?? 1 });
     const started = process.hrtime.bigint();

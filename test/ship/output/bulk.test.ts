@@ -13,7 +13,7 @@ function docs(n: number): Doc[] {
 describe('bulkBody', () => {
   it('is NDJSON of create actions with the _id, each followed by the source, ending with a newline', () => {
     const d = docs(3);
-    const body = bulkBody(d);
+    const body = bulkBody(d).toString();
     expect(body.endsWith('\n')).toBe(true);
     const lines = body.slice(0, -1).split('\n').map((l) => JSON.parse(l) as unknown);
     expect(lines).toEqual([
@@ -25,14 +25,14 @@ describe('bulkBody', () => {
 
   it('carries only the chosen documents, in the given order', () => {
     const d = docs(5);
-    const ids = bulkBody(d, [3, 1]).split('\n').filter((_l, i) => i % 2 === 0 && _l).map((l) => (JSON.parse(l) as { create: { _id: string } }).create._id);
+    const ids = bulkBody(d, [3, 1]).toString().split('\n').filter((_l, i) => i % 2 === 0 && _l).map((l) => (JSON.parse(l) as { create: { _id: string } }).create._id);
     expect(ids).toEqual([d[3].id, d[1].id]);
   });
 
   it('escapes an _id that is not plain', () => {
     const d = docs(1);
     d[0] = { ...d[0], id: 'we"ird\\id' };
-    expect((JSON.parse(bulkBody(d).split('\n')[0]) as { create: { _id: string } }).create._id).toBe('we"ird\\id');
+    expect((JSON.parse(bulkBody(d).toString().split('\n')[0]) as { create: { _id: string } }).create._id).toBe('we"ird\\id');
   });
 });
 
