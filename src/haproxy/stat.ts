@@ -68,6 +68,8 @@ export function parseStat(text: string, opts: StatParseOptions = {}): StatTable 
     i === iPx || i === iSv || i === iStatus || i === iType || i === sep || n === '' || (wanted && !wanted.has(n)) ? null : n,
   );
   const text_ = names.map((n) => TEXT_COLUMNS.has(n));
+  // "* L7OK" means a check is running right now; the status is the last result either way.
+  const running = names.map((n) => n === 'check_status' || n === 'agent_status');
   const width = names.length;
   const rows: StatRow[] = [];
   for (let cells = reader.next(); cells !== undefined; cells = reader.next()) {
@@ -82,7 +84,7 @@ export function parseStat(text: string, opts: StatParseOptions = {}): StatTable 
       if (key === null) continue;
       const v = cells[i]!;
       if (v === '') continue;
-      fields[key!] = text_[i] ? v : toValue(v);
+      fields[key!] = text_[i] ? (running[i] && v.startsWith('* ') ? v.slice(2) : v) : toValue(v);
     }
     const name = cells[iSv]!;
     const status = cells[iStatus]!;

@@ -105,6 +105,11 @@ test('rowToJson puts the identity and state first and keeps every column', () =>
   expect(json).toMatchObject({ proxy: 'app', name: 'web3', type: 'server', status: 'DOWN', state: 'down', check_status: 'L7STS', check_code: 503 });
 });
 
+test('a "* " prefix (check running now) is removed from check and agent status', () => {
+  const table = parseStat('# pxname,svname,status,check_status,agent_status,\nbe,s1,UP,* L7OK,* L4CON,\n');
+  expect(table.rows[0]!.fields).toEqual({ check_status: 'L7OK', agent_status: 'L4CON' });
+});
+
 test('the columns option reads only what is asked for', () => {
   const table = parseStat(fixture('stat-2.8.csv'), { columns: ['check_status'] });
   expect(find(table.rows, 'app', 'web3').fields).toEqual({ check_status: 'L7STS' });
