@@ -1,5 +1,6 @@
 // Turns a Line into an ECS document: a deterministic _id and the JSON source, built by string concatenation
 // around a constant fragment computed once, so that only the message and the path are escaped per line.
+import { UsageError } from '../../common/errors';
 import type { Doc, Line } from '../types';
 
 /** The _id of the line at `offset` in the file known by `fileKey`: the same line always gets the same _id. */
@@ -33,14 +34,14 @@ function merge(into: JsonObject, from: JsonObject): JsonObject {
 
 /**
  * The constant part of every document: host, agent and configured fields, as JSON members without braces
- * (`"host":{...},"agent":{...},...`). Throws when a configured field would collide with a per-line field.
+ * (`"host":{...},"agent":{...},...`). Throws a UsageError (exit 2) when a configured field would collide with a per-line field.
  */
 export function constantFragment(opts: EncodeOptions): string {
   const fields = opts.fields ?? {};
   for (const key of Object.keys(fields)) {
     const root = key.split('.')[0];
     if (PER_LINE_FIELDS.includes(key) || PER_LINE_FIELDS.includes(root)) {
-      throw new Error(`field "${key}" cannot be set: @timestamp, message and log.* are filled from each line`);
+      throw new UsageError(`field "${key}" cannot be set: @timestamp, message and log.* are filled from each line`);
     }
   }
   const base: JsonObject = { host: { name: opts.hostName }, agent: { type: 'sidekick-ship', version: opts.agentVersion } };

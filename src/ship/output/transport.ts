@@ -2,6 +2,7 @@
 // request's retry goes to the next URL), auth headers and TLS material prepared once.
 import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
+import { UsageError } from '../../common/errors';
 import { safeUrl } from '../../common/log';
 
 export type Auth = { username: string; password: string } | { apiKey: string };
@@ -27,7 +28,7 @@ export function readTls(tls: TlsFiles | undefined): TlsMaterial {
     try {
       return readFileSync(file);
     } catch (err) {
-      throw new Error(`cannot read TLS ${what} file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      throw new UsageError(`cannot read TLS ${what} file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
   };
   return {
@@ -79,16 +80,16 @@ export class Endpoints {
   private turn = 0;
 
   constructor(urls: readonly string[], private readonly opts: EndpointOptions) {
-    if (urls.length === 0) throw new Error('no Elasticsearch/OpenSearch URL given');
+    if (urls.length === 0) throw new UsageError('no Elasticsearch/OpenSearch URL given');
     this.list = urls.map((raw) => {
       let url: URL;
       try {
         url = new URL(raw);
       } catch {
-        throw new Error(`invalid engine URL ${safeUrl(raw)}: expected http(s)://host:port`);
+        throw new UsageError(`invalid engine URL ${safeUrl(raw)}: expected http(s)://host:port`);
       }
       if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-        throw new Error(`invalid engine URL ${safeUrl(raw)}: expected http:// or https://`);
+        throw new UsageError(`invalid engine URL ${safeUrl(raw)}: expected http:// or https://`);
       }
       const tls = opts.tls;
       const pool = new Pool(url.origin, {

@@ -23,6 +23,7 @@
  * maxContentLength (http.max_content_length).
  */
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import zlib from 'node:zlib';
 
@@ -35,6 +36,8 @@ export interface StandinOptions {
   apiKeys?: string[];
   /** http.max_content_length in bytes (of the body as received); default 100 MiB like ES. */
   maxContentLength?: number;
+  /** Serve HTTPS with this key and certificate (PEM). */
+  tls?: { key: Buffer; cert: Buffer };
   /** Port to listen on (to come back on the same URL after close()); default any free port. */
   port?: number;
 }
@@ -310,20 +313,21 @@ export async function startEsStandin(opts: StandinOptions = {}): Promise<EsStand
     res.end(body);
   }
 
-  const server = http.createServer((req, res) => {
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     handle(req, res).catch((err: unknown) => {
       if (!res.headersSent) error(req, res, 500, 'exception', err instanceof Error ? err.message : String(err));
       else res.destroy();
     });
-  });
-  server.on('connection', (s: Socket) => {
+  };
+  const server = opts.tls ? https.createServer({ key: opts.tls.key, cert: opts.tls.cert }, onRequest) : http.createServer(onRequest);
+  server.on(opts.tls ? 'secureConnection' : 'connection', (s: Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
   await new Promise<void>((resolve) => server.listen(opts.port ?? 0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     docs,
     requests,
     failNext: (...f: Fault[]) => faults.push(...f),
