@@ -211,6 +211,8 @@ function serveCommand(): Command {
     .option('--agent <host:port>', 'HAProxy agent-check address; env SIDEKICK_PROBE_AGENT')
     .option('--webhook <url>', 'POST state changes here (repeatable); env SIDEKICK_PROBE_WEBHOOKS (comma-separated)', collect((t: string) => t));
   withLogOptions(cmd).action(async (o: { config: string; listen?: string; agent?: string; webhook?: string[]; logLevel: string; logFormat: 'auto' | 'json' | 'text' }) => {
+    // Before the configuration is parsed: parsing a large checks.yml would otherwise grow V8's young generation.
+    (await import('./serve')).keepYoungGenerationSmall();
     const { loadProbeConfig } = await import('./config');
     const settings = loadProbeConfig(o.config, [
       { flag: '--listen', key: 'listen', value: o.listen },

@@ -3,7 +3,7 @@
 // delays the others. Each result goes through the check's state machine.
 import { runProbe } from './kinds';
 import { initialState, nextState, type CheckState, type Health } from './state';
-import type { CheckConfig, ProbeResult } from './types';
+import type { CheckConfig, ProbeConfig, ProbeResult } from './types';
 
 export interface TimedResult extends ProbeResult {
   at: number; // epoch ms when the run started
@@ -21,6 +21,10 @@ export interface CheckRuntime {
   failures: number;
   transitions: number;
   running: boolean;
+  /** Aborts the run in flight (on stop). */
+  controller?: AbortController;
+  /** The probe configuration, built once. */
+  probe: ProbeConfig;
 }
 
 export interface SchedulerHooks {
@@ -56,6 +60,7 @@ export class Scheduler {
       failures: 0,
       transitions: 0,
       running: false,
+      probe: { ...config.target, timeout: config.timeout } as ProbeConfig,
     }));
   }
 
@@ -71,6 +76,7 @@ export class Scheduler {
   /** Stops scheduling, aborts runs in flight and waits for them to finish (exec probes reap their children). */
   async stop(): Promise<void> {
     this.stopping.abort(new Error('shutting down'));
+    for (const rt of this.checks) rt.controller?.abort(this.stopping.signal.reason);
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     await Promise.all([...this.inflight]);
@@ -89,8 +95,10 @@ export class Scheduler {
     rt.running = true;
     const at = Date.now();
     const started = performance.now();
-    const p = runProbe({ ...rt.config.target, timeout: rt.config.timeout }, this.stopping.signal).then((r) => {
+    rt.controller = new AbortController();
+    const p = runProbe(rt.probe, undefined, rt.controller).then((r) => {
       rt.running = false;
+      rt.controller = undefined;
       if (this.stopping.signal.aborted) return;
       this.record(rt, { ...r, at });
       const took = performance.now() - started;

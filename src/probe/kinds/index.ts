@@ -34,11 +34,11 @@ function load(kind: Target['kind']): AnyProbe {
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 /**
- * Runs one probe with its timeout; `stop` (optional) aborts it early, e.g. on shutdown.
+ * Runs one probe with its timeout; `stop` (optional) aborts it early, e.g. on shutdown. A caller that runs many
+ * probes at once passes its own `controller` instead, to abort them without a listener per probe on one signal.
  * Never rejects: an unexpected exception becomes a failed result that says what happened.
  */
-export async function runProbe(cfg: ProbeConfig, stop?: AbortSignal): Promise<ProbeResult> {
-  const controller = new AbortController();
+export async function runProbe(cfg: ProbeConfig, stop?: AbortSignal, controller = new AbortController()): Promise<ProbeResult> {
   const timer = setTimeout(() => controller.abort(new ProbeTimeout(cfg.timeout)), cfg.timeout);
   const onStop = (): void => controller.abort(stop?.reason);
   stop?.addEventListener('abort', onStop, { once: true });

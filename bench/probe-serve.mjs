@@ -1,0 +1,82 @@
+// Benchmark: `sidekick-probe serve` with 1,000 tcp checks at a 1 s interval against a local listener.
+// Reports the serve process's CPU use (% of one core, from /proc/PID/stat over the measuring window) and its
+// peak RSS (VmHWM). Targets: under 10% of one core and under 120 MiB.
+// Usage: node bench/probe-serve.mjs [seconds=30] [checks=1000]   (needs `npm run build` first)
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const cli = join(root, 'dist/cmd/sidekick-probe.js');
+const seconds = Number(process.argv[2] ?? 30);
+const n = Number(process.argv[3] ?? 1000);
+const warmup = 5;
+const ticks = 100;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+let accepted = 0;
+const listener = createServer((s) => {
+  accepted++;
+  s.on('error', () => {});
+  s.end();
+});
+await new Promise((r) => listener.listen(0, '127.0.0.1', r));
+const port = listener.address().port;
+
+const dir = mkdtempSync(join(tmpdir(), 'probe-serve-bench-'));
+const checks = Array.from({ length: n }, (_, i) => `  - {name: c${i}, kind: tcp, target: "127.0.0.1:${port}", interval: 1s, timeout: 1s}`);
+writeFileSync(join(dir, 'checks.yml'), `listen: 127.0.0.1:0\nchecks:\n${checks.join('\n')}\n`);
+
+const child = spawn(process.execPath, [cli, 'serve', '--config', join(dir, 'checks.yml'), '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
+let events = 0;
+child.stdout.on('data', (d) => (events += d.toString().split('\n').length - 1));
+
+const cpuMs = () => {
+  const f = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(f[11]) + Number(f[12])) / ticks) * 1000; // utime, stime
+};
+const status = (key) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))[1]) / 1024;
+
+await sleep(warmup * 1000);
+const cpu0 = cpuMs();
+const acc0 = accepted;
+const t0 = Date.now();
+let rssMax = 0;
+while (Date.now() - t0 < seconds * 1000) {
+  await sleep(1000);
+  rssMax = Math.max(rssMax, status('VmRSS'));
+}
+const wall = (Date.now() - t0) / 1000;
+const cpuPct = ((cpuMs() - cpu0) / 1000 / wall) * 100;
+const probesPerSec = (accepted - acc0) / wall;
+const peakRss = status('VmHWM');
+child.kill('SIGTERM');
+const code = await new Promise((r) => child.on('exit', (c) => r(c)));
+listener.close();
+rmSync(dir, { recursive: true, force: true });
+
+const figures = {
+  bench: 'probe-serve',
+  checks: n,
+  interval_s: 1,
+  window_s: +wall.toFixed(1),
+  probes_per_s: +probesPerSec.toFixed(0),
+  cpu_pct_one_core: +cpuPct.toFixed(1),
+  peak_rss_mib: +peakRss.toFixed(1),
+  rss_max_sampled_mib: +rssMax.toFixed(1),
+  state_events: events,
+  exit_code_after_sigterm: code,
+};
+figures.pass = figures.cpu_pct_one_core < 10 && figures.peak_rss_mib < 120 && code === 0;
+console.log(`probe-serve: ${n} tcp checks at 1 s, measured for ${figures.window_s} s after ${warmup} s warm-up, node ${process.version}`);
+console.log('| figure                  | value  | target |');
+console.log('|-------------------------|-------:|-------:|');
+console.log(`| probes per second       | ${String(figures.probes_per_s).padStart(6)} | ${String(n).padStart(6)} |`);
+console.log(`| CPU, % of one core      | ${String(figures.cpu_pct_one_core).padStart(6)} |   < 10 |`);
+console.log(`| peak RSS (VmHWM), MiB   | ${String(figures.peak_rss_mib).padStart(6)} |  < 120 |`);
+console.log(`| exit status on SIGTERM  | ${String(code).padStart(6)} |      0 |`);
+console.log(figures.pass ? 'PASS' : 'FAIL');
+console.log(JSON.stringify(figures));
