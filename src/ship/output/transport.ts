@@ -79,7 +79,7 @@ export class Endpoints {
   private readonly list: Endpoint[];
   private turn = 0;
 
-  constructor(urls: readonly string[], private readonly opts: EndpointOptions) {
+  constructor(urls: readonly string[], opts: EndpointOptions) {
     if (urls.length === 0) throw new UsageError('no Elasticsearch/OpenSearch URL given');
     this.list = urls.map((raw) => {
       let url: URL;
@@ -132,7 +132,8 @@ export class Endpoints {
       path: endpoint.prefix + path,
       headers,
       body,
-      signal: AbortSignal.any([signal, AbortSignal.timeout(this.opts.requestTimeoutMs)]),
+      // Timeouts are the pool's headersTimeout/bodyTimeout; the signal is only stop().
+      signal,
     });
     const text = await res.body.text();
     return { status: res.statusCode, text, endpoint };

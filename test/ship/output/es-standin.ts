@@ -18,7 +18,7 @@
  *   index_not_found_exception when missing, 400 resource_already_exists_exception on a second PUT, 400 when no
  *   data_stream template matches; unknown routes: 400 "no handler found for uri [...] and method [...]".
  * Faults (what ES does under load or misconfiguration, decided by the test): whole-request answers queued with
- * failNext() (429 es_rejected_execution_exception, 503, 401, ...) or dropped connections; per-item 429
+ * failNext() (429 es_rejected_execution_exception, 503, 401, ...), dropped connections or no answer; per-item 429
  * es_rejected_execution_exception through rejectItem; 413 with an empty body and a closed connection above
  * maxContentLength (http.max_content_length).
  */
@@ -27,7 +27,8 @@ import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import zlib from 'node:zlib';
 
-export type Fault = { status: number } | 'drop';
+/** A whole-request fault: an error status, a dropped connection, or no answer at all (until close). */
+export type Fault = { status: number } | 'drop' | 'hang';
 
 export interface StandinOptions {
   /** Basic-auth users (name → password); when given or apiKeys given, requests must authenticate. */
@@ -258,6 +259,7 @@ export async function startEsStandin(opts: StandinOptions = {}): Promise<EsStand
         req.socket.destroy();
         return;
       }
+      if (f === 'hang') return;
       const type = f.status === 429 ? 'es_rejected_execution_exception' : f.status === 401 ? 'security_exception' : f.status === 503 ? 'cluster_block_exception' : 'exception';
       const reason = f.status === 429 ? REJECTED : f.status === 401 ? `missing authentication credentials for REST request [${url.pathname}]` : 'blocked by: [SERVICE_UNAVAILABLE/2/no master];';
       return error(req, res, f.status, type, reason);

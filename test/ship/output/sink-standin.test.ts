@@ -164,6 +164,16 @@ describe('send()', () => {
     expect(opts.log.text()).toContain('engine answering again');
   });
 
+  it('gives up on a request that gets no answer within requestTimeoutMs and sends it again', async () => {
+    const opts = sinkOptions([es.url], { requestTimeoutMs: 300 });
+    const sink = await sinkFor(opts);
+    es.failNext('hang');
+    const docs = makeDocs(4);
+    expect(await sink.send(docs)).toEqual(docs.map(() => 'created'));
+    expect(es.requests.filter((r) => r.path.includes('_bulk'))).toHaveLength(2);
+    expect(opts.log.text()).toMatch(/_bulk request failed, will retry: .*(timeout|Timeout)/);
+  });
+
   it('splits a batch in half on 413 until the parts fit, and dead-letters a document that never fits', async () => {
     await es.close();
     es = await startEsStandin({ maxContentLength: 1500 });
