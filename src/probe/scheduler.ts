@@ -100,7 +100,9 @@ export class Scheduler {
       rt.running = false;
       rt.controller = undefined;
       if (this.stopping.signal.aborted) return;
-      this.record(rt, { ...r, at });
+      const timed = r as TimedResult;
+      timed.at = at;
+      this.record(rt, timed);
       const took = performance.now() - started;
       this.schedule(rt, Math.max(0, rt.config.interval - took));
     });

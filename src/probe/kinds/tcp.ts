@@ -41,14 +41,15 @@ export const tcpProbe: Probe<TcpTarget> = (cfg, signal) =>
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort);
 
-    socket.once('lookup', (err, address) => {
-      if (!err) {
-        detail.address = address;
-        detail.dns_ms = elapsed(start);
-      }
-    });
+    if (isIp(cfg.host)) detail.address = cfg.host;
+    else
+      socket.once('lookup', (err, address) => {
+        if (!err) {
+          detail.address = address;
+          detail.dns_ms = elapsed(start);
+        }
+      });
     socket.once('connect', () => {
-      detail.address ??= socket.remoteAddress;
       detail.connect_ms = elapsed(start);
       if (cfg.tls) phase = 'TLS handshake';
       else connected();

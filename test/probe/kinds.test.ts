@@ -1,0 +1,233 @@
+// Each probe kind against the real thing on loopback: TCP and HTTP(S) servers, processes, ICMP, files.
+import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runProbe } from '../../src/probe/kinds';
+import { closeIcmpSessions } from '../../src/probe/kinds/icmp';
+import type { HttpTarget, ProbeConfig } from '../../src/probe/types';
+import { closedPort, httpServer, httpsServer, selfSigned, tcpServer, tempDir, waitUntil } from './helpers';
+
+const http = (url: string, extra: Partial<HttpTarget> = {}): ProbeConfig =>
+  ({ kind: 'http', url, method: 'GET', status: [{ from: 200, to: 399 }], headers: {}, follow_redirects: 0, timeout: 2000, ...extra }) as ProbeConfig;
+
+describe('tcp probe', () => {
+  it('succeeds on an open port and reports the address and connect time', async () => {
+    const s = await tcpServer((sock) => sock.end());
+    const r = await runProbe({ kind: 'tcp', host: '127.0.0.1', port: s.port, timeout: 1000 });
+    await s.close();
+    expect(r).toMatchObject({ ok: true, message: 'connected', detail: { address: '127.0.0.1' } });
+    expect(typeof r.detail.connect_ms).toBe('number');
+  });
+
+  it('says "connection refused" on a closed port', async () => {
+    const r = await runProbe({ kind: 'tcp', host: '127.0.0.1', port: await closedPort(), timeout: 1000 });
+    expect(r).toMatchObject({ ok: false, message: 'connection refused' });
+  });
+
+  it('sends text and matches the reply', async () => {
+    const s = await tcpServer((sock) => sock.on('data', (d) => (d.toString() === 'PING\r\n' ? sock.end('+PONG\r\n') : sock.end('-ERR\r\n'))));
+    const ok = await runProbe({ kind: 'tcp', host: '127.0.0.1', port: s.port, send: 'PING\\r\\n', expect: '^\\+PONG', timeout: 1000 });
+    const bad = await runProbe({ kind: 'tcp', host: '127.0.0.1', port: s.port, send: 'HELLO', expect: '^\\+PONG', timeout: 1000 });
+    await s.close();
+    expect(ok).toMatchObject({ ok: true, detail: { matched: '+PONG' } });
+    expect(bad.ok).toBe(false);
+    expect(bad.message).toBe('connection closed before the reply matched /^\\+PONG/; got "-ERR"');
+  });
+
+  it('times out on a server that never answers, saying what it waited for', async () => {
+    const s = await tcpServer(() => undefined);
+    const r = await runProbe({ kind: 'tcp', host: '127.0.0.1', port: s.port, expect: 'READY', timeout: 300 });
+    await s.close();
+    expect(r.ok).toBe(false);
+    expect(r.message).toBe('timed out after 300 ms while waiting for a reply matching /READY/');
+  });
+
+  it('cannot resolve an unknown host name', async () => {
+    const r = await runProbe({ kind: 'tcp', host: 'no-such-host.invalid', port: 80, timeout: 2000 });
+    expect(r.ok).toBe(false);
+    expect(r.message).toMatch(/^cannot resolve host no-such-host\.invalid|timed out/);
+  });
+});
+
+describe('http probe', () => {
+  let server: Awaited<ReturnType<typeof httpServer>>;
+  let base: string;
+  beforeAll(async () => {
+    server = await httpServer((req, res) => {
+      if (req.url === '/ok') res.end('all ok');
+      else if (req.url === '/down') res.writeHead(503).end('maintenance');
+      else if (req.url === '/json') res.setHeader('content-type', 'application/json').end(JSON.stringify({ status: 'UP', checks: [{ state: 'ok' }] }));
+      else if (req.url === '/redirect') res.writeHead(302, { location: '/ok' }).end();
+      else if (req.url === '/slow') setTimeout(() => res.end('late'), 3000).unref();
+      else if (req.url === '/headers') res.end(JSON.stringify(req.headers));
+      else res.writeHead(404).end();
+    });
+    base = `http://127.0.0.1:${server.port}`;
+  });
+  afterAll(() => server.close());
+
+  it('passes on 2xx with phase timings', async () => {
+    const r = await runProbe(http(`${base}/ok`));
+    expect(r).toMatchObject({ ok: true, message: 'status 200', detail: { status: 200, address: '127.0.0.1' } });
+    for (const k of ['connect_ms', 'first_byte_ms']) expect(typeof r.detail[k]).toBe('number');
+  });
+
+  it('fails on a status outside the accepted ranges, with the body excerpt', async () => {
+    const r = await runProbe(http(`${base}/down`));
+    expect(r).toMatchObject({ ok: false, message: 'status 503 not in 200-399; body "maintenance"' });
+  });
+
+  it('fails when the body does not match', async () => {
+    const r = await runProbe(http(`${base}/ok`, { body: 'healthy' }));
+    expect(r.ok).toBe(false);
+    expect(r.message).toBe('status 200 but body did not match /healthy/; got "all ok"');
+  });
+
+  it('checks JSON values by path', async () => {
+    const ok = await runProbe(http(`${base}/json`, { json_path: [{ path: 'status', value: 'UP' }, { path: '$.checks[0].state', value: 'ok' }] }));
+    const bad = await runProbe(http(`${base}/json`, { json_path: [{ path: 'status', value: 'DOWN' }] }));
+    expect(ok.ok).toBe(true);
+    expect(bad).toMatchObject({ ok: false, message: 'status 200 but json path status is "UP", expected "DOWN"' });
+  });
+
+  it('does not follow redirects unless asked', async () => {
+    const judged = await runProbe(http(`${base}/redirect`, { status: [{ from: 200, to: 299 }] }));
+    const followed = await runProbe(http(`${base}/redirect`, { status: [{ from: 200, to: 299 }], follow_redirects: 5, body: 'all ok' }));
+    expect(judged).toMatchObject({ ok: false, message: 'status 302 not in 200-299', detail: { location: '/ok' } });
+    expect(followed).toMatchObject({ ok: true, detail: { redirects: 1, status: 200 } });
+  });
+
+  it('times out on a slow server', async () => {
+    const r = await runProbe(http(`${base}/slow`, { timeout: 300 } as Partial<HttpTarget>));
+    expect(r).toMatchObject({ ok: false, message: 'timed out after 300 ms while waiting for the response' });
+  });
+
+  it('sends the configured headers', async () => {
+    const r = await runProbe(http(`${base}/headers`, { headers: { 'x-probe': 'yes' }, body: '"x-probe":"yes"' }));
+    expect(r.ok).toBe(true);
+  });
+
+  it('says "connection refused" on a closed port', async () => {
+    const r = await runProbe(http(`http://127.0.0.1:${await closedPort()}/`));
+    expect(r).toMatchObject({ ok: false, message: 'connection refused' });
+  });
+});
+
+describe('TLS', () => {
+  const cert = selfSigned(1);
+  let server: Awaited<ReturnType<typeof httpsServer>>;
+  let url: string;
+  beforeAll(async () => {
+    server = await httpsServer(cert, (_req, res) => res.end('secure'));
+    url = `https://localhost:${server.port}/`;
+  });
+  afterAll(() => server.close());
+
+  it('fails verification of a self-signed certificate by default, saying how to trust it', async () => {
+    const r = await runProbe(http(url));
+    expect(r.ok).toBe(false);
+    expect(r.message).toMatch(/^TLS verification failed: self[- ]signed certificate.*--ca FILE.*--insecure/);
+  });
+
+  it('passes with the certificate as CA, and reports TLS time and expiry', async () => {
+    const r = await runProbe(http(url, { ca: cert.cert }));
+    expect(r).toMatchObject({ ok: true, detail: { cert_subject: 'localhost', cert_days_left: 0 } });
+    expect(typeof r.detail.tls_ms).toBe('number');
+  });
+
+  it('passes with insecure', async () => {
+    expect((await runProbe(http(url, { insecure: true }))).ok).toBe(true);
+  });
+
+  it('fails when the certificate expires within the threshold', async () => {
+    const r = await runProbe(http(url, { ca: cert.cert, cert_expiry: 7 * 86_400_000 }));
+    expect(r.ok).toBe(false);
+    expect(r.message).toMatch(/^certificate expires in (23|24)h\d*m? \(< 7d\)$/);
+  });
+
+  it('verifies TLS over a tcp check too', async () => {
+    const port = server.port;
+    const refused = await runProbe({ kind: 'tcp', host: 'localhost', port, tls: true, timeout: 2000 });
+    const trusted = await runProbe({ kind: 'tcp', host: 'localhost', port, tls: true, ca: cert.cert, timeout: 2000 });
+    expect(refused.ok).toBe(false);
+    expect(refused.message).toMatch(/^TLS verification failed/);
+    expect(trusted).toMatchObject({ ok: true, message: 'connected (TLS verified)' });
+  });
+});
+
+describe('exec probe', () => {
+  it('is healthy on exit 0 and unhealthy on any other exit code, with the output', async () => {
+    const ok = await runProbe({ kind: 'exec', command: ['true'], timeout: 5000 });
+    const bad = await runProbe({ kind: 'exec', command: ['sh', '-c', 'echo queue too deep >&2; exit 3'], timeout: 5000 });
+    expect(ok).toMatchObject({ ok: true, message: 'exit code 0', detail: { exit_code: 0 } });
+    expect(bad).toMatchObject({ ok: false, message: 'exit code 3: queue too deep', detail: { exit_code: 3, output: 'queue too deep\n' } });
+  });
+
+  it('runs without a shell unless asked', async () => {
+    const literal = await runProbe({ kind: 'exec', command: ['echo', '$HOME', '|', 'x'], timeout: 5000 });
+    const shell = await runProbe({ kind: 'exec', command: ['echo', 'a', '|', 'tr', 'a', 'b'], shell: true, timeout: 5000 });
+    expect(literal.detail.output).toBe('$HOME | x\n');
+    expect(shell.detail.output).toBe('b\n');
+  });
+
+  it('keeps the first 4 KiB of output', async () => {
+    const r = await runProbe({ kind: 'exec', command: ['sh', '-c', 'head -c 10000 /dev/zero | tr "\\0" x'], timeout: 5000 });
+    expect(r.detail.output).toBe('x'.repeat(4096) + '...');
+  });
+
+  it('says when the command does not exist', async () => {
+    const r = await runProbe({ kind: 'exec', command: ['/no/such/check'], timeout: 5000 });
+    expect(r).toMatchObject({ ok: false, message: 'command not found: /no/such/check' });
+  });
+
+  it('kills the whole process group of a hung command on timeout: no child survives', async () => {
+    const dir = tempDir();
+    const pids = join(dir, 'pids');
+    const r = await runProbe({ kind: 'exec', command: ['sh', '-c', `sleep 1000 & echo $! >> ${pids}; sleep 1000 & echo $! >> ${pids}; wait`], timeout: 700 });
+    expect(r.ok).toBe(false);
+    expect(r.message).toMatch(/^timed out after 700 ms; killed process group \d+$/);
+    const children = readFileSync(pids, 'utf8').trim().split('\n').map(Number);
+    expect(children).toHaveLength(2);
+    const alive = (pid: number): boolean => {
+      if (!existsSync(`/proc/${pid}/stat`)) return false;
+      const state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0];
+      return state !== 'Z' && state !== 'X';
+    };
+    await waitUntil('the forked sleeps are gone', () => !children.some(alive), 5000);
+    // The shell itself was our child: it must have been reaped, not left a zombie.
+    expect(existsSync(`/proc/${r.detail.pid as number}`)).toBe(false);
+  });
+});
+
+describe('icmp probe', () => {
+  afterAll(() => closeIcmpSessions());
+
+  it('pings 127.0.0.1 for real', async () => {
+    const r = await runProbe({ kind: 'icmp', host: '127.0.0.1', count: 2, timeout: 1000 });
+    expect(r).toMatchObject({ ok: true, detail: { sent: 2, received: 2, address: '127.0.0.1' } });
+    expect(r.message).toMatch(/^2\/2 replies, round trip [\d.]+ ms$/);
+  });
+
+  it('resolves a host name first', async () => {
+    const r = await runProbe({ kind: 'icmp', host: 'localhost', count: 1, timeout: 1000 });
+    expect(r.ok).toBe(true);
+    expect(['127.0.0.1', '::1']).toContain(r.detail.address);
+  });
+});
+
+describe('file probe', () => {
+  it('tracks a heartbeat file going stale and fresh again', async () => {
+    const file = join(tempDir(), 'heartbeat');
+    writeFileSync(file, '');
+    const fresh = await runProbe({ kind: 'file', path: file, max_age: 30_000, timeout: 1000 });
+    const old = new Date(Date.now() - 47_000);
+    utimesSync(file, old, old);
+    const stale = await runProbe({ kind: 'file', path: file, max_age: 30_000, timeout: 1000 });
+    expect(fresh.ok).toBe(true);
+    expect(stale).toMatchObject({ ok: false, message: `${file} is 47s old > 30s` });
+  });
+
+  it('fails on a missing file', async () => {
+    const r = await runProbe({ kind: 'file', path: '/no/such/heartbeat', timeout: 1000 });
+    expect(r).toMatchObject({ ok: false, message: '/no/such/heartbeat: no such file' });
+  });
+});
