@@ -103,6 +103,11 @@ export function parseStat(text: string, opts: StatParseOptions = {}): StatTable 
     kinds[i] = identity ? Kind.Text : !stored ? Kind.Skip : n === 'check_status' || n === 'agent_status' ? Kind.CheckText : TEXT_COLUMNS.has(n) ? Kind.Text : Kind.Value;
   });
   const build = factory(names, keep);
+  // With a column subset, the rest of a line after the last wanted column need not be scanned at all,
+  // unless a quoted field there could hold a newline. Completeness of the answer is the socket's job (framing).
+  const lastWanted = wanted ? Math.max(iPx, iSv, iStatus, iType, ...keep) : width;
+  let nextQuote = text.indexOf('"', nl);
+  if (nextQuote < 0) nextQuote = text.length;
   const rows: StatRow[] = [];
   const vals: (FieldValue | undefined)[] = new Array<FieldValue | undefined>(width + 1);
   const end = text.length;
@@ -165,6 +170,20 @@ export function parseStat(text: string, opts: StatParseOptions = {}): StatTable 
       vals[col++] = value;
       if (c === 44) {
         pos++;
+        if (col > lastWanted) {
+          let eol = text.indexOf('\n', pos);
+          if (eol < 0) eol = end;
+          if (nextQuote < pos) {
+            nextQuote = text.indexOf('"', pos);
+            if (nextQuote < 0) nextQuote = end;
+          }
+          if (nextQuote > eol) {
+            for (let k = col; k < width; k++) vals[k] = undefined;
+            col = width;
+            pos = eol + 1;
+            break;
+          }
+        }
         continue;
       }
       if (c === 13) pos++;

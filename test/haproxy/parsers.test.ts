@@ -111,6 +111,17 @@ test('a "* " prefix (check running now) is removed from check and agent status',
   expect(table.rows[0]!.fields).toEqual({ check_status: 'L7OK', agent_status: 'L4CON' });
 });
 
+test('with a column subset, a quoted newline after the last wanted column does not shift the next row', () => {
+  const text = '# pxname,svname,status,a,b,c,\nbe,s1,UP,1,"x\ny",2,\nbe,s2,DOWN,3,plain,4,\nbe,s3,UP,5,"q,r",6,\n\n';
+  const table = parseStat(text, { columns: ['a'] });
+  expect(table.rows.map((r) => [r.name, r.state, r.fields.a])).toEqual([
+    ['s1', 'up', 1],
+    ['s2', 'down', 3],
+    ['s3', 'up', 5],
+  ]);
+  expect(parseStat(text).rows.map((r) => r.fields.b)).toEqual(['x\ny', 'plain', 'q,r']);
+});
+
 test('the columns option reads only what is asked for', () => {
   const table = parseStat(fixture('stat-2.8.csv'), { columns: ['check_status'] });
   expect(find(table.rows, 'app', 'web3').fields).toEqual({ check_status: 'L7STS' });
