@@ -2,8 +2,10 @@
 // tailer per open file. Identity rules (see identity.ts): same device+inode and same head = same
 // content; a changed head or a shrunken file = new content (new key); a new inode whose head matches
 // content that was truncated away (copytruncate) continues that content's key and position.
+import { watch, type FSWatcher } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
-import { glob } from 'tinyglobby';
+import { dirname } from 'node:path';
+import { glob, isDynamicPattern } from 'tinyglobby';
 import type { Logger } from '../../common/log';
 import type { FileIdentity, Line } from '../types';
 import { FINGERPRINT_BYTES, fingerprintOf, mintKey, readHead, type Fingerprint } from './identity';
@@ -38,6 +40,8 @@ export class Input {
   private scanning: Promise<void> | undefined;
   private stopped = false;
   private firstScan = true;
+  private readonly dirWatchers: FSWatcher[] = [];
+  private rescan = false;
 
   constructor(
     private readonly opts: InputOptions,
@@ -50,6 +54,7 @@ export class Input {
   async start(): Promise<void> {
     await this.scan();
     if (!this.opts.once) {
+      this.watchDirectories();
       const tick = (): void => {
         this.timer = setTimeout(() => {
           void this.scan().finally(() => {
@@ -69,6 +74,7 @@ export class Input {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    for (const w of this.dirWatchers) w.close();
     await this.scanning;
     await Promise.all([...this.tailers.values()].map((t) => t.stop()));
   }
@@ -83,9 +89,40 @@ export class Input {
         .catch((err: unknown) => this.logger.error({ err: String(err) }, 'scan failed'))
         .finally(() => {
           this.scanning = undefined;
+          if (this.rescan && !this.stopped) {
+            this.rescan = false;
+            void this.scan();
+          }
         });
+    } else {
+      this.rescan = true;
     }
     return this.scanning;
+  }
+
+  /**
+   * Files created (or renamed into place) trigger a scan at once through a watch on the directories the
+   * globs start from, so a short-lived file is not missed between periodic scans. The periodic scan stays:
+   * shared volumes may deliver no events, and globs with ** reach below the watched directories.
+   */
+  private watchDirectories(): void {
+    const dirs = new Set<string>();
+    for (const g of this.opts.globs) {
+      let base = g;
+      while (isDynamicPattern(base) && base !== dirname(base)) base = dirname(base);
+      dirs.add(isDynamicPattern(g) ? base : dirname(g));
+    }
+    for (const dir of dirs) {
+      try {
+        const w = watch(dir, { persistent: false }, (event) => {
+          if (event === 'rename') void this.scan();
+        });
+        w.on('error', () => w.close());
+        this.dirWatchers.push(w);
+      } catch {
+        // The directory may not exist yet: periodic scans will find files once it does.
+      }
+    }
   }
 
   private async doScan(): Promise<void> {

@@ -1,0 +1,158 @@
+// End-to-end: the built sidekick-ship against the real engine, with real files that grow, rotate,
+// shrink and disappear. Each test asserts that every written line is stored exactly once.
+import { appendFileSync, closeSync, copyFileSync, openSync, renameSync, rmSync, truncateSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { describeWithEngine, uniqueName, useEngine } from '../support/engine';
+import { allDocs, count, expectExactlyOnce, lines, sleep, startShipper, stopShipper, tempDir, waitForCount, waitForLog, type ShipperRun } from './helpers';
+
+const write = (file: string, ls: string[]): void => appendFileSync(file, ls.map((l) => l + '\n').join(''));
+
+describeWithEngine('sidekick-ship with real files', () => {
+  const engine = useEngine();
+  let run: ShipperRun | undefined;
+  let dir: string;
+
+  beforeEach(() => {
+    dir = tempDir();
+  });
+  afterEach(async () => {
+    if (run) expect(await stopShipper(run)).toBe(0);
+    run = undefined;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('--once drains many files at once and exits 0', async () => {
+    const index = uniqueName('ship-many');
+    const expected: string[] = [];
+    for (let f = 0; f < 12; f++) {
+      const ls = lines(`file${f}`, 0, 400 + f * 50);
+      write(join(dir, `app-${f}.log`), ls);
+      expected.push(...ls);
+    }
+    const once = startShipper({ dir, esUrl: engine.url, index, paths: [join(dir, '*.log')], once: true });
+    expect(await once.exited).toBe(0);
+    expectExactlyOnce(await allDocs(index), expected);
+    // A second run ships nothing new: the positions were saved.
+    const again = startShipper({ dir, esUrl: engine.url, index, paths: [join(dir, '*.log')], once: true });
+    expect(await again.exited).toBe(0);
+    expectExactlyOnce(await allDocs(index), expected);
+  });
+
+  test('rotation by rename while writing fast loses nothing, including lines written to the old file after the rename', async () => {
+    const index = uniqueName('ship-rename');
+    const file = join(dir, 'app.log');
+    writeFileSync(file, '');
+    run = startShipper({ dir, esUrl: engine.url, index, paths: [file] });
+    await waitForLog(run, 'following file');
+    const expected: string[] = [];
+    let fd = openSync(file, 'a');
+    let n = 0;
+    for (let rotation = 0; rotation < 4; rotation++) {
+      for (let burst = 0; burst < 20; burst++) {
+        const ls = lines('ren', n, n + 50);
+        n += 50;
+        writeSync(fd, ls.map((l) => l + '\n').join(''));
+        expected.push(...ls);
+        await sleep(5);
+      }
+      renameSync(file, join(dir, `app.log.${rotation}`));
+      // The application still holds the old file open and writes a few more lines there...
+      const late = lines(`late${rotation}`, 0, 30);
+      writeSync(fd, late.map((l) => l + '\n').join(''));
+      expected.push(...late);
+      closeSync(fd);
+      // ...then reopens its log by name: a new file.
+      fd = openSync(file, 'a');
+    }
+    const tail = lines('ren', n, n + 100);
+    writeSync(fd, tail.map((l) => l + '\n').join(''));
+    closeSync(fd);
+    expected.push(...tail);
+    await waitForCount(index, expected.length, 40_000);
+    await sleep(1000);
+    expectExactlyOnce(await allDocs(index), expected);
+  });
+
+  test('copytruncate: the rotated copy continues where reading stopped, the truncated original is read as new content', async () => {
+    const index = uniqueName('ship-copytrunc');
+    const file = join(dir, 'app.log');
+    const first = lines('before', 0, 1000);
+    write(file, first);
+    run = startShipper({ dir, esUrl: engine.url, index, paths: [join(dir, 'app.log*')] });
+    await waitForCount(index, first.length);
+    // Lines the shipper may not have read yet when the copy is taken and the original emptied.
+    const unread = lines('unread', 0, 700);
+    write(file, unread);
+    copyFileSync(file, join(dir, 'app.log.1'));
+    truncateSync(file, 0);
+    const after = lines('after', 0, 300);
+    write(file, after);
+    const expected = [...first, ...unread, ...after];
+    await waitForCount(index, expected.length, 40_000);
+    await sleep(1500);
+    const docs = await allDocs(index);
+    expectExactlyOnce(docs, expected);
+    // The new content of the original has other _ids than the old content at the same offsets.
+    const firstId = docs.find((d) => d.message === first[0])!.id;
+    const afterId = docs.find((d) => d.message === after[0])!.id;
+    expect(afterId).not.toBe(firstId);
+  });
+
+  test('truncation in place restarts at offset 0 with a new identity', async () => {
+    const index = uniqueName('ship-trunc');
+    const file = join(dir, 'app.log');
+    const first = lines('old', 0, 500);
+    write(file, first);
+    run = startShipper({ dir, esUrl: engine.url, index, paths: [file] });
+    await waitForCount(index, first.length);
+    truncateSync(file, 0);
+    await sleep(600);
+    const second = lines('new', 0, 200);
+    write(file, second);
+    await waitForCount(index, first.length + second.length);
+    await sleep(800);
+    expectExactlyOnce(await allDocs(index), [...first, ...second]);
+  });
+
+  test('a file deleted while being read is read to its end', async () => {
+    const index = uniqueName('ship-deleted');
+    const file = join(dir, 'app.log');
+    const ls = lines('del', 0, 40_000, 100);
+    write(file, ls);
+    run = startShipper({ dir, esUrl: engine.url, index, paths: [file], extra: { memory_budget: '1MiB', batch: { max_latency: '100ms', max_docs: 500 } } });
+    await waitForCount(index, 1, 20_000);
+    unlinkSync(file);
+    await waitForCount(index, ls.length, 60_000);
+    await sleep(800);
+    expectExactlyOnce(await allDocs(index), ls);
+  });
+
+  test('a partial line waits for its newline and is shipped once when it is completed', async () => {
+    const index = uniqueName('ship-partial');
+    const file = join(dir, 'app.log');
+    writeFileSync(file, 'one\ntwo\npart');
+    run = startShipper({ dir, esUrl: engine.url, index, paths: [file] });
+    await waitForLog(run, 'following file');
+    await waitForCount(index, 2);
+    await sleep(1500);
+    expect(await count(index)).toBe(2);
+    appendFileSync(file, 'ial line\r\nthree\n');
+    await waitForCount(index, 4);
+    await sleep(500);
+    expectExactlyOnce(await allDocs(index), ['one', 'two', 'partial line', 'three']);
+  });
+
+  test('a 2 MiB line is cut at the limit and flagged; invalid UTF-8 is replaced; empty lines are skipped', async () => {
+    const index = uniqueName('ship-long');
+    const file = join(dir, 'app.log');
+    const long = 'L'.repeat(2 * 1024 * 1024);
+    writeFileSync(file, Buffer.concat([Buffer.from(`before\n${long}\n\n\nafter\n`), Buffer.from([0x62, 0x61, 0x64, 0xff, 0xfe, 0x21, 0x0a])]));
+    const once = startShipper({ dir, esUrl: engine.url, index, paths: [file], once: true });
+    expect(await once.exited).toBe(0);
+    const docs = await allDocs(index);
+    const cut = 'L'.repeat(1024 * 1024);
+    expectExactlyOnce(docs, ['before', cut, 'after', 'bad\ufffd\ufffd!']);
+    expect(docs.find((d) => d.message === cut)!.flags).toEqual(['truncated']);
+    expect(docs.find((d) => d.message === 'after')!.flags).toBeUndefined();
+  });
+});

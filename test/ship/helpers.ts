@@ -1,0 +1,146 @@
+// Helpers for the shipper's end-to-end tests: run the built CLI as a real process against the real
+// engine (or the fault proxy in front of it), and check what the engine stored.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { stringify } from 'yaml';
+import { esRequest, refresh } from '../support/engine';
+
+export const CLI = resolve(__dirname, '../../dist/cmd/sidekick-ship.js');
+
+export function tempDir(prefix = 'ship-e2e-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export interface ShipperRun {
+  child: ChildProcess;
+  stderr(): string;
+  exited: Promise<number | null>;
+}
+
+/** Writes a configuration with short intervals (tests should not wait for production timings) and starts the CLI. */
+export function startShipper(opts: {
+  dir: string;
+  esUrl: string;
+  index: string;
+  paths: string[];
+  once?: boolean;
+  extra?: Record<string, unknown>;
+  args?: string[];
+}): ShipperRun {
+  const config = {
+    es: { urls: [opts.esUrl], backoff_initial: '100ms', backoff_max: '1s', request_timeout: '10s' },
+    index: opts.index,
+    state_dir: join(opts.dir, 'state'),
+    paths: opts.paths,
+    read: { scan_interval: '300ms', poll_interval: '200ms', close_inactive: '1s' },
+    batch: { max_latency: '100ms' },
+    shutdown_grace: '8s',
+    ...opts.extra,
+  };
+  const file = join(opts.dir, 'ship.yml');
+  writeFileSync(file, stringify(config));
+  const args = [CLI, '-c', file, '--log-format', 'json', ...(opts.once ? ['--once'] : []), ...(opts.args ?? [])];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+    if (err.length > 200_000) err = err.slice(-100_000);
+  });
+  child.stdout!.resume();
+  const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+  return { child, stderr: () => err, exited };
+}
+
+/** Stops a run (SIGTERM) and returns its exit status. */
+export async function stopShipper(run: ShipperRun, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+  if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill(signal);
+  return run.exited;
+}
+
+export interface Stored {
+  id: string;
+  message: string;
+  offset: number;
+  path: string;
+  flags?: string[];
+}
+
+/** Every document of an index (scrolled). */
+export async function allDocs(index: string): Promise<Stored[]> {
+  await refresh(index);
+  type Page = { _scroll_id?: string; hits?: { hits: { _id: string; _source: Record<string, unknown> }[] } };
+  const out: Stored[] = [];
+  let res = await esRequest<Page>('POST', `/${index}/_search?scroll=1m&ignore_unavailable=true&allow_no_indices=true`, { size: 5000, sort: ['_doc'] });
+  if (res.status === 404) return out;
+  for (;;) {
+    if (res.status !== 200) throw new Error(`search ${index}: HTTP ${res.status} ${res.text.slice(0, 300)}`);
+    const hits = res.body.hits?.hits ?? [];
+    for (const h of hits) {
+      const log = h._source.log as { offset: number; file: { path: string }; flags?: string[] };
+      out.push({ id: h._id, message: h._source.message as string, offset: log.offset, path: log.file.path, flags: log.flags });
+    }
+    if (hits.length === 0 || !res.body._scroll_id) break;
+    res = await esRequest<Page>('POST', '/_search/scroll', { scroll: '1m', scroll_id: res.body._scroll_id });
+  }
+  if (res.body._scroll_id) await esRequest('DELETE', '/_search/scroll', { scroll_id: res.body._scroll_id });
+  return out;
+}
+
+export async function count(index: string): Promise<number> {
+  await refresh(index);
+  const res = await esRequest<{ count?: number }>('GET', `/${index}/_count?ignore_unavailable=true&allow_no_indices=true`);
+  return res.status === 200 ? (res.body.count ?? 0) : 0;
+}
+
+export async function waitFor(what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 30_000, stepMs = 200): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await cond()) return;
+    await sleep(stepMs);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/** Waits until the shipper has logged a message (e.g. "following file"). */
+export async function waitForLog(run: ShipperRun, msg: string, times = 1, timeoutMs = 20_000): Promise<void> {
+  await waitFor(`log message ${JSON.stringify(msg)}`, () => run.stderr().split(`"msg":"${msg}"`).length - 1 >= times, timeoutMs, 50);
+}
+
+export async function waitForCount(index: string, n: number, timeoutMs = 30_000): Promise<void> {
+  let last = 0;
+  await waitFor(`${n} documents in ${index} (last count ${last})`, async () => (last = await count(index)) >= n, timeoutMs, 300).catch(() => {
+    throw new Error(`timed out waiting for ${n} documents in ${index}; found ${last}`);
+  });
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * Asserts every expected line is stored exactly once: as many documents as lines, each message as
+ * often as it was written, and each _id the one derived from the line's offset (distinct by construction).
+ */
+export function expectExactlyOnce(docs: Stored[], expected: string[]): void {
+  const want = new Map<string, number>();
+  for (const l of expected) want.set(l, (want.get(l) ?? 0) + 1);
+  const got = new Map<string, number>();
+  for (const d of docs) got.set(d.message, (got.get(d.message) ?? 0) + 1);
+  const missing: string[] = [];
+  const extra: string[] = [];
+  for (const [m, n] of want) if ((got.get(m) ?? 0) < n) missing.push(`${m.slice(0, 80)} (${got.get(m) ?? 0}/${n})`);
+  for (const [m, n] of got) if ((want.get(m) ?? 0) < n) extra.push(`${m.slice(0, 80)} (${n}/${want.get(m) ?? 0})`);
+  const summary = { stored: docs.length, expected: expected.length, missing: missing.slice(0, 5), extra: extra.slice(0, 5), nMissing: missing.length, nExtra: extra.length };
+  expect(summary).toEqual({ stored: expected.length, expected: expected.length, missing: [], extra: [], nMissing: 0, nExtra: 0 });
+  for (const d of docs) expect(d.id.endsWith(`-${d.offset.toString(36)}`)).toBe(true);
+  expect(new Set(docs.map((d) => d.id)).size).toBe(docs.length);
+}
+
+/** Distinct, recognisable lines: `${tag} 000123 padding...`. */
+export function lines(tag: string, from: number, to: number, pad = 60): string[] {
+  const out: string[] = [];
+  for (let i = from; i < to; i++) out.push(`${tag} ${String(i).padStart(6, '0')} ${'x'.repeat(pad)}`);
+  return out;
+}
