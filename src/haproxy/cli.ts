@@ -139,7 +139,8 @@ function watchCommand(prog: string): Command {
       .addOption(new Option('--interval <duration>', 'time between polls').default(2000, '2s').argParser(parseWith('--interval', positiveDuration, DURATION_EXPECTED)))
       .addOption(
         new Option('--webhook <url>', 'POST each event as JSON to this URL (repeatable; retried with backoff, bounded queue)')
-          .argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), checkUrl(v)])
+          // The environment variable may hold several URLs separated by commas or spaces.
+          .argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), ...v.split(/[\s,]+/).filter(Boolean).map(checkUrl)])
           .env('SIDEKICK_HAPROXY_WEBHOOKS'),
       )
       .option('--listen <host:port>', 'serve /metrics, /healthz and /state here')
@@ -151,10 +152,9 @@ function watchCommand(prog: string): Command {
         new Option('--reload-grace <duration>', 'after a reload, wait this long for checks to settle before comparing states').default(5000, '5s').argParser(parseWith('--reload-grace', parseDuration, DURATION_EXPECTED)),
       )
       .addOption(new Option('--webhook-queue <n>', 'events kept per webhook while it is unreachable').default(1000).argParser(parseWith('--webhook-queue', positiveInt, 'a positive integer'))),
-  ).action(async (o: SocketOpts & { interval: number; webhook?: string[] | string; listen?: string; transitional: TransitionalMode; settle: number; reloadGrace: number; webhookQueue: number; logLevel: string; logFormat: 'json' | 'text' | 'auto' }) => {
+  ).action(async (o: SocketOpts & { interval: number; webhook?: string[]; listen?: string; transitional: TransitionalMode; settle: number; reloadGrace: number; webhookQueue: number; logLevel: string; logFormat: 'json' | 'text' | 'auto' }) => {
     const logger = createLogger({ name: 'sidekick-haproxy', level: o.logLevel, format: o.logFormat });
-    // From the environment the list arrives as one comma- or space-separated string.
-    const webhooks = typeof o.webhook === 'string' ? o.webhook.split(/[\s,]+/).filter(Boolean).map(checkUrl) : (o.webhook ?? []);
+    const webhooks = o.webhook ?? [];
     const sender = webhooks.length > 0 ? new WebhookSender({ urls: webhooks, logger, maxQueue: o.webhookQueue }) : undefined;
     const registry = newRegistry('sidekick-haproxy');
     const events = new Counter({ name: 'sidekick_haproxy_events_total', help: 'Events emitted', labelNames: ['event'], registers: [registry] });

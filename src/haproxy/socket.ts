@@ -313,7 +313,8 @@ function timeoutError(cmd: string, where: string, ms: number, got: Buffer): Runt
 }
 
 function looksForeign(text: string): boolean {
-  return /^(HTTP\/|SSH-|\x15\x03|220 |\+OK|-ERR)/.test(text) || text.includes('\0');
+  // HTTP, SSH, a TLS alert, SMTP/FTP greetings, POP3/Redis replies, or binary data.
+  return /^(HTTP\/|SSH-|220 |\+OK|-ERR)/.test(text) || text.charCodeAt(0) === 0x15 || text.includes('\0');
 }
 
 function notHaproxy(where: string, got: string, cause?: Error): RuntimeApiError {

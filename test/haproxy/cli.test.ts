@@ -1,5 +1,7 @@
 // The built sidekick-haproxy run as a real process against a real HAProxy: output formats, set, watch, exit statuses.
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Backend, eventually, freePort, Haproxy, haveHaproxy } from './helpers/haproxy';
 
@@ -137,7 +139,21 @@ d('sidekick-haproxy CLI', () => {
 
   test('watch: JSON lines on stdout for a real change, /state and /metrics over HTTP, clean exit on SIGTERM', async () => {
     const port = await freePort();
-    const child = spawn(process.execPath, [BIN, 'watch', '--socket', hap.adminSocket, '--interval', '200ms', '--listen', `127.0.0.1:${port}`, '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const hooked: unknown[] = [];
+    const hook = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        hooked.push(JSON.parse(body));
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
+    const hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/events`;
+    const child = spawn(process.execPath, [BIN, 'watch', '--socket', hap.adminSocket, '--interval', '200ms', '--listen', `127.0.0.1:${port}`, '--log-format', 'json'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...env, SIDEKICK_HAPROXY_WEBHOOKS: hookUrl },
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (b: Buffer) => (out += b.toString()));
@@ -157,11 +173,15 @@ d('sidekick-haproxy CLI', () => {
       expect(metrics).toContain('haproxy_server_state{proxy="app",server="web1",state="down",program="sidekick-haproxy"} 1');
       expect(metrics).toMatch(/sidekick_haproxy_events_total\{event="server.state",program="sidekick-haproxy"\} [1-9]/);
       expect((await fetch(`${base}/healthz`)).status).toBe(200);
+      // The same event was POSTed to the webhook given in SIDEKICK_HAPROXY_WEBHOOKS.
+      const posted = await eventually(() => hooked.find((e) => (e as { server?: string }).server === 'web1'), 8000, 'webhook delivery');
+      expect(posted).toEqual(JSON.parse(line));
     } finally {
       await web1.start();
       const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
+      hook.close();
     }
     expect(err).not.toMatch(/"level":"error"/);
   });

@@ -180,4 +180,33 @@ d('reload', () => {
       await watcher.stop();
     }
   });
+
+  test('a full restart (socket gone for a while, new pid) is a reload too, and the outage is not a state change', async () => {
+    await web1.start();
+    await hap.destroy();
+    hap = await new Haproxy({ backends: [{ name: 'app', http: true, servers: [{ name: 'web1', port: web1.port }] }] }).start();
+    const events: WatchEvent[] = [];
+    const watcher = new Watcher({
+      client: new RuntimeClient({ address: { kind: 'unix', path: hap.adminSocket }, mode: 'prompt', timeoutMs: 1000 }),
+      intervalMs: 200,
+      reloadGraceMs: 2000,
+      logger,
+      onEvent: (e) => events.push(e),
+    });
+    watcher.start();
+    try {
+      await eventually(() => (watcher.tracker.view().find((v) => v.server === 'web1')?.state === 'up' ? true : undefined), 10000, 'baseline');
+      const before = watcher.info!.pid;
+      await hap.stop();
+      await eventually(() => watcher.lastError, 5000, 'poll failure while HAProxy is gone');
+      expect(watcher.lastError).toMatch(/does not exist|connection refused/);
+      await hap.start();
+      const reload = await eventually(() => events.find((e) => e.event === 'haproxy.reload'), 10000, 'reload event');
+      expect(reload).toMatchObject({ from_pid: before, to_pid: hap.pid });
+      await sleep(2500);
+      expect(events.map((e) => e.event)).toEqual(['haproxy.reload']);
+    } finally {
+      await watcher.stop();
+    }
+  });
 });
