@@ -47,6 +47,7 @@ class WebhookQueue {
     private readonly logger: Logger,
   ) {}
 
+  /** Queues an event; when `capacity` events already wait (besides the one in flight), the oldest is dropped. */
   push(body: string): void {
     if (this.queue.length >= this.capacity) {
       this.queue.shift();
@@ -72,7 +73,7 @@ class WebhookQueue {
   private async drain(): Promise<void> {
     this.busy = true;
     while (this.queue.length > 0 && !this.closed) {
-      const body = this.queue[0];
+      const body = this.queue.shift()!;
       let delivered = false;
       for (let attempt = 1; attempt <= this.attempts && !this.closed; attempt++) {
         const failure = await call(this.hook.url, 'POST', { 'content-type': 'application/json', ...this.hook.headers }, body, this.hook.timeout);
@@ -85,7 +86,6 @@ class WebhookQueue {
         this.logger.warn({ webhook: safeUrl(this.hook.url), attempt, of: this.attempts, why: failure, retry_in_ms: attempt < this.attempts ? Math.round(backoff) : undefined }, 'webhook failed');
         if (attempt < this.attempts) await this.sleep(backoff);
       }
-      if (this.queue[0] === body) this.queue.shift();
       if (delivered) this.stats.sent++;
       else {
         this.stats.dropped++;
