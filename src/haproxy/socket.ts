@@ -1,4 +1,5 @@
 // Runtime API client: one command per connection, or a persistent `prompt` session that reconnects; exact framing.
+import { isAscii } from 'node:buffer';
 import { connect, type Socket } from 'node:net';
 import { parseHostPort } from '../common/config';
 
@@ -147,7 +148,7 @@ export class RuntimeClient {
         if (done) return;
         const all = Buffer.concat(chunks, size);
         if (size === 0) return finish(new RuntimeApiError('CLOSED', `${where} closed the connection without answering \`${cmd}\` (not an HAProxy stats socket, or stats maxconn reached)`));
-        const text = all.toString('utf8');
+        const text = decode(all);
         // Non-interactive framing: the output, then one "\n", then close. Output lines all end in "\n".
         if (text === '\n') return finish(undefined, '');
         if (text.endsWith('\n\n')) return finish(undefined, text.slice(0, -1));
@@ -236,7 +237,7 @@ class PromptSession {
         resolve: (b) => {
           clearTimeout(timer);
           this.lastUsed = Date.now();
-          resolve(b.toString('utf8'));
+          resolve(decode(b));
         },
         reject: (e) => {
           clearTimeout(timer);
@@ -269,6 +270,11 @@ class PromptSession {
       p.resolve(all.subarray(0, this.size - 3));
     }
   }
+}
+
+/** Answers are almost always ASCII, which decodes faster as latin1 (same result); UTF-8 otherwise. */
+function decode(b: Buffer): string {
+  return isAscii(b) ? b.toString('latin1') : b.toString('utf8');
 }
 
 function dial(a: SocketAddress): Socket {

@@ -91,6 +91,11 @@ test('prompt: answers are framed by the "\\n> " prompt, over several commands on
   }
 });
 
+test('non-ASCII text in an answer (a UTF-8 description) is decoded as UTF-8', async () => {
+  const path = await fake('utf8.sock', (_cmd, sock) => sock.end('description: Zürich édge\n\n'));
+  expect(await new RuntimeClient({ address: { kind: 'unix', path } }).command('show info')).toBe('description: Zürich édge\n');
+});
+
 test('an HTTP server is reported as not an HAProxy socket', async () => {
   const http = createHttpServer((_req, res) => res.end('hello'));
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));

@@ -81,3 +81,11 @@ test('backend.state events', () => {
   t.update([row('BACKEND', 'UP', 'backend')], info(1), 0);
   expect(t.update([row('BACKEND', 'DOWN', 'backend')], info(1), 1000)).toEqual([{ event: 'backend.state', proxy: 'app', from: 'up', to: 'down', status: 'DOWN', at: new Date(1000).toISOString() }]);
 });
+
+test('rows that come in a different order are still matched by name', () => {
+  const t = new StateTracker();
+  t.update([row('a', 'UP'), row('b', 'UP'), row('c', 'UP')], info(1), 0);
+  expect(changes(t.update([row('c', 'UP'), row('b', 'DOWN'), row('a', 'UP')], info(1), 1000))).toEqual(['b:up->down']);
+  expect(changes(t.update([row('a', 'UP'), row('c', 'MAINT')], info(1), 2000))).toEqual(['c:up->maint']);
+  expect(t.view().map((v) => `${v.server}:${v.state}`)).toEqual(['a:up', 'c:maint']);
+});
