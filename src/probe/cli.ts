@@ -37,7 +37,7 @@ interface CommonFlags {
 /** Adds --timeout, --json and --name to a one-shot command. */
 function oneShot(cmd: Command, defaultTimeout: string): Command {
   return cmd
-    .option('--timeout <duration>', 'give up after this long', durationArg('--timeout'), parseDuration(defaultTimeout))
+    .addOption(new Option('--timeout <duration>', 'give up after this long').argParser(durationArg('--timeout')).default(parseDuration(defaultTimeout), defaultTimeout))
     .option('--json', 'print the result as one JSON object')
     .option('--name <name>', 'check name printed with the result (default: the kind)');
 }
@@ -102,7 +102,7 @@ function httpCommand(): Command {
   ]).argument('<url>', 'http:// or https:// URL');
   oneShot(cmd, '2s')
     .option('--method <method>', 'request method', 'GET')
-    .option('--status <ranges>', `accepted statuses: ${STATUS_EXPECTED}`, parseWith('--status', parseStatusRanges, STATUS_EXPECTED), [{ from: 200, to: 399 }])
+    .addOption(new Option('--status <ranges>', `accepted statuses: ${STATUS_EXPECTED}`).argParser(parseWith('--status', parseStatusRanges, STATUS_EXPECTED)).default([{ from: 200, to: 399 }], '200-399'))
     .option('--header <"Name: value">', 'request header (repeatable)', collect(parseWith('--header', parseHeader, 'a header such as "Accept: application/json"')))
     .option('--body <regex>', 'the response body must match this regular expression', regexArg('--body'))
     .option('--json-path <path=value>', 'a JSON body value must equal VALUE, e.g. status=UP or checks[0].state=ok (repeatable)', collect(parseWith('--json-path', parseJsonPathSpec, 'PATH=VALUE such as status=UP')))
@@ -235,8 +235,8 @@ function waitCommand(): Command {
     'sidekick-probe wait file:/var/run/app/ready',
   ])
     .argument('<target...>', 'tcp://HOST:PORT, http(s)://…, or file:PATH')
-    .option('--timeout <duration>', 'give up after this long', durationArg('--timeout'), 60_000)
-    .option('--interval <duration>', 'time between attempts', durationArg('--interval'), 1000)
+    .addOption(new Option('--timeout <duration>', 'give up after this long').argParser(durationArg('--timeout')).default(60_000, '60s'))
+    .addOption(new Option('--interval <duration>', 'time between attempts').argParser(durationArg('--interval')).default(1000, '1s'))
     .option('--insecure', 'do not verify TLS certificates of https targets')
     .action(async (targets: string[], o: { timeout: number; interval: number; insecure?: boolean }) => {
       const { parseWaitTarget, waitFor } = await import('./wait');

@@ -10,8 +10,8 @@ import type { ProbeSettings } from './config';
 import { releaseProbes } from './kinds';
 import { Scheduler, history, type CheckRuntime } from './scheduler';
 import { isLive, isReady, type Health } from './state';
-import { describeTarget, stripCredentials } from './types';
-import { Webhooks, fillPushUrl, pushHeartbeat } from './webhooks';
+import { describeTarget } from './types';
+import { Webhooks, fillPushUrl, pushHeartbeat, where } from './webhooks';
 
 export interface StateEvent {
   check: string;
@@ -70,7 +70,7 @@ export async function serve(settings: ProbeSettings, opts: ServeOptions): Promis
       const url = fillPushUrl(push.url, { check: rt.config.name, status: 'up', message: r.message, duration_ms: Math.round(r.duration_ms) });
       void pushHeartbeat(url, push.method, Math.max(rt.config.timeout, 2000)).then((failure) => {
         pushing.delete(rt);
-        if (failure) logger.warn({ check: rt.config.name, push: stripCredentials(push.url), why: failure }, 'heartbeat push failed');
+        if (failure) logger.warn({ check: rt.config.name, push: where(push.url), why: failure }, 'heartbeat push failed');
       });
     },
   });

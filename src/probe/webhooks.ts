@@ -3,7 +3,6 @@
 // and counted, never thrown: a broken receiver must not stop the checks.
 import type { Dispatcher } from 'undici';
 import type { Logger } from '../common/log';
-import { safeUrl } from '../common/log';
 import type { WebhookOptions } from './config';
 
 export interface WebhookStats {
@@ -52,7 +51,7 @@ class WebhookQueue {
     if (this.queue.length >= this.capacity) {
       this.queue.shift();
       this.stats.dropped++;
-      this.logger.warn({ webhook: safeUrl(this.hook.url), capacity: this.capacity }, 'webhook queue full: dropped the oldest event');
+      this.logger.warn({ webhook: where(this.hook.url), capacity: this.capacity }, 'webhook queue full: dropped the oldest event');
     }
     this.queue.push(body);
     if (!this.busy) void this.drain();
@@ -83,13 +82,13 @@ class WebhookQueue {
         }
         this.stats.failed++;
         const backoff = Math.min(30_000, 250 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
-        this.logger.warn({ webhook: safeUrl(this.hook.url), attempt, of: this.attempts, why: failure, retry_in_ms: attempt < this.attempts ? Math.round(backoff) : undefined }, 'webhook failed');
+        this.logger.warn({ webhook: where(this.hook.url), attempt, of: this.attempts, why: failure, retry_in_ms: attempt < this.attempts ? Math.round(backoff) : undefined }, 'webhook failed');
         if (attempt < this.attempts) await this.sleep(backoff);
       }
       if (delivered) this.stats.sent++;
       else {
         this.stats.dropped++;
-        if (!this.closed) this.logger.error({ webhook: safeUrl(this.hook.url), attempts: this.attempts }, 'webhook event dropped after every attempt failed');
+        if (!this.closed) this.logger.error({ webhook: where(this.hook.url), attempts: this.attempts }, 'webhook event dropped after every attempt failed');
       }
     }
     this.busy = false;
@@ -127,6 +126,18 @@ export class Webhooks {
     await Promise.race([Promise.all(this.queues.map((q) => q.flushed())), new Promise((r) => (timer = setTimeout(r, ms)))]);
     clearTimeout(timer);
     for (const q of this.queues) q.close();
+  }
+}
+
+/**
+ * How a webhook or push URL appears in logs: its origin only, because tokens often live in the path or query
+ * (Slack hooks, Uptime Kuma push tokens), not only in user:password@.
+ */
+export function where(url: string): string {
+  try {
+    return `${new URL(url).origin}/…`;
+  } catch {
+    return '(invalid URL)';
   }
 }
 
