@@ -21,7 +21,7 @@ async function generate(file, lines) {
   for (let i = 0; i < lines; i++) {
     const ts = new Date(Date.UTC(2026, 0, 1) + i * 7).toISOString();
     // ~150 bytes per line, like a typical Java service log line.
-    chunk += `${ts} ${levels[i % 4].padEnd(5)} [worker-${i % 16}] c.e.orders.OrderService - order ${i} processed in ${i % 997}ms customer=${(i * 7919) % 100000} status=OK\n`;
+    chunk += `${ts} ${levels[i % 4].padEnd(5)} [http-nio-8080-exec-${i % 16}] c.e.orders.OrderService - order ${i} processed in ${i % 997}ms customer=${(i * 7919) % 100000} items=${i % 7} status=OK\n`;
     if (chunk.length > 1 << 20) {
       if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
       chunk = '';
