@@ -135,7 +135,7 @@ async function run(globs: string[], opts: CliOptions): Promise<number> {
       closeInactiveMs: cfg.read.close_inactive,
       maxLine: cfg.read.max_line,
       bufferSize: cfg.read.buffer_size,
-      deferScans: 3,
+      deferMs: Math.max(3 * cfg.read.scan_interval, 10_000),
       forgetAfterMs: cfg.read.forget_after,
     },
     registry,

@@ -167,4 +167,22 @@ describeWithEngine('sidekick-ship under faults', () => {
     expect(await once.exited).toBe(0);
     expectExactlyOnce(await allDocs(index), ls);
   });
+
+  test('SIGTERM while the engine is down and reading is paused by the memory budget: exits 0, nothing is lost', async () => {
+    const index = uniqueName('ship-term-down');
+    proxy = await startFaultProxy({ target: engine.url, drop: 1, only: /_bulk/ });
+    const file = join(dir, 'app.log');
+    const ls = lines('blocked', 0, 20_000, 100);
+    write(file, ls);
+    run = startShipper({ dir, esUrl: proxy.url, index, paths: [file], extra: { memory_budget: '256KiB', shutdown_grace: '4s' } });
+    await waitFor('the shipper to try the engine', () => proxy!.counters.dropped > 2, 20_000);
+    const t0 = Date.now();
+    expect(await stopShipper(run)).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    run = undefined;
+    proxy.set({ drop: 0 });
+    const once = startShipper({ dir, esUrl: proxy.url, index, paths: [file], once: true });
+    expect(await once.exited).toBe(0);
+    expectExactlyOnce(await allDocs(index), ls);
+  });
 });

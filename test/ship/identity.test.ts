@@ -38,7 +38,7 @@ async function shipOnce(globs: string[]): Promise<{ docs: Doc[]; registry: FileR
     logger,
   });
   const input = new Input(
-    { globs, from: 'beginning', once: true, scanMs: 1000, pollMs: 100, closeInactiveMs: 100, maxLine: 1 << 20, bufferSize: 4096, deferScans: 3, forgetAfterMs: 3_600_000 },
+    { globs, from: 'beginning', once: true, scanMs: 1000, pollMs: 100, closeInactiveMs: 100, maxLine: 1 << 20, bufferSize: 4096, deferMs: 10_000, forgetAfterMs: 3_600_000 },
     registry,
     pipeline,
     logger,

@@ -16,8 +16,8 @@ export interface InputOptions extends TailOptions {
   globs: string[];
   from: 'beginning' | 'end';
   scanMs: number;
-  /** How many scans a file whose head matches a file still being read waits before it counts as new. */
-  deferScans: number;
+  /** How long a file whose head matches a file still being read waits before it counts as new. */
+  deferMs: number;
   /** Registry entries of files not seen for this long are forgotten. */
   forgetAfterMs: number;
 }
@@ -35,7 +35,7 @@ export interface InputSink {
 
 export class Input {
   private readonly tailers = new Map<string, Tailer>(); // by dev:ino
-  private readonly deferred = new Map<string, number>(); // path -> scans deferred
+  private readonly deferred = new Map<string, number>(); // path -> when it was first deferred
   private timer: NodeJS.Timeout | undefined;
   private scanning: Promise<void> | undefined;
   private stopped = false;
@@ -210,9 +210,9 @@ export class Input {
         const live = [...this.tailers.values()].some((t) => t.key === e.key);
         if (live) {
           // Same head as a file being read: most likely copytruncate between its copy and its truncation.
-          const n = (this.deferred.get(path) ?? 0) + 1;
-          if (n <= this.opts.deferScans) {
-            this.deferred.set(path, n);
+          const since = this.deferred.get(path) ?? now;
+          if (now - since < this.opts.deferMs) {
+            this.deferred.set(path, since);
             return 'defer';
           }
           break;

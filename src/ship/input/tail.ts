@@ -41,6 +41,8 @@ export class Tailer {
   /** No scan found the file at a followed path any more. */
   orphan = false;
   private stopped = false;
+  private onStop: (() => void) | undefined;
+  private readonly stopSignal = new Promise<void>((resolve) => (this.onStop = resolve));
   private wakeUp: (() => void) | undefined;
   private watcher: FSWatcher | undefined;
   private lastGrowth = Date.now();
@@ -87,6 +89,7 @@ export class Tailer {
   /** Stops reading after the current read; a partial line is not shipped (its bytes are read again later). */
   stop(): Promise<void> {
     this.stopped = true;
+    this.onStop?.();
     this.wake();
     return this.done;
   }
@@ -108,7 +111,8 @@ export class Tailer {
       while (!this.stopped) {
         const wait = this.hooks.room();
         if (wait) {
-          await wait;
+          // Waiting for room can last as long as the engine is down: a stop must not wait for it.
+          await Promise.race([wait, this.stopSignal]);
           continue;
         }
         const { bytesRead } = await this.fh.read(buf, 0, buf.length, this.pos);
