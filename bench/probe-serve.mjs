@@ -1,6 +1,8 @@
 // Benchmark: `sidekick-probe serve` with 1,000 tcp checks at a 1 s interval against a local listener.
 // Reports the serve process's CPU use (% of one core, from /proc/PID/stat over the measuring window) and its
 // peak RSS (VmHWM). Targets: under 10% of one core and under 120 MiB.
+// For context it also measures the floor: a bare Node process doing nothing but the same number of
+// net.connect + RST closes per second against the same listener, measured the same way.
 // Usage: node bench/probe-serve.mjs [seconds=30] [checks=1000]   (needs `npm run build` first)
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,33 +32,44 @@ const dir = mkdtempSync(join(tmpdir(), 'probe-serve-bench-'));
 const checks = Array.from({ length: n }, (_, i) => `  - {name: c${i}, kind: tcp, target: "127.0.0.1:${port}", interval: 1s, timeout: 1s}`);
 writeFileSync(join(dir, 'checks.yml'), `listen: 127.0.0.1:0\nchecks:\n${checks.join('\n')}\n`);
 
-const child = spawn(process.execPath, [cli, 'serve', '--config', join(dir, 'checks.yml'), '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
-let events = 0;
-child.stdout.on('data', (d) => (events += d.toString().split('\n').length - 1));
-
-const cpuMs = () => {
-  const f = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return ((Number(f[11]) + Number(f[12])) / ticks) * 1000; // utime, stime
-};
-const status = (key) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))[1]) / 1024;
-
-await sleep(warmup * 1000);
-const cpu0 = cpuMs();
-const acc0 = accepted;
-const t0 = Date.now();
-let rssMax = 0;
-while (Date.now() - t0 < seconds * 1000) {
-  await sleep(1000);
-  rssMax = Math.max(rssMax, status('VmRSS'));
+/** Runs a child for warm-up + window and returns its CPU % of one core and peak RSS. */
+async function measure(args, onStdout) {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  child.stdout.on('data', onStdout ?? (() => {}));
+  const cpuMs = () => {
+    const f = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(f[11]) + Number(f[12])) / ticks) * 1000; // utime, stime
+  };
+  const status = (key) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))[1]) / 1024;
+  await sleep(warmup * 1000);
+  const cpu0 = cpuMs();
+  const acc0 = accepted;
+  const t0 = Date.now();
+  let rssMax = 0;
+  while (Date.now() - t0 < seconds * 1000) {
+    await sleep(1000);
+    rssMax = Math.max(rssMax, status('VmRSS'));
+  }
+  const wall = (Date.now() - t0) / 1000;
+  const result = { wall, cpuPct: ((cpuMs() - cpu0) / 1000 / wall) * 100, probesPerSec: (accepted - acc0) / wall, peakRss: status('VmHWM'), rssMax };
+  child.kill('SIGTERM');
+  result.code = await new Promise((r) => child.on('exit', (c) => r(c)));
+  return result;
 }
-const wall = (Date.now() - t0) / 1000;
-const cpuPct = ((cpuMs() - cpu0) / 1000 / wall) * 100;
-const probesPerSec = (accepted - acc0) / wall;
-const peakRss = status('VmHWM');
-child.kill('SIGTERM');
-const code = await new Promise((r) => child.on('exit', (c) => r(c)));
+
+let events = 0;
+const serve = await measure([cli, 'serve', '--config', join(dir, 'checks.yml'), '--log-level', 'warn'], (d) => (events += d.toString().split('\n').length - 1));
+const floorScript = `const net = require('net');
+for (let i = 0; i < ${n}; i++) setTimeout(function tick() {
+  const s = net.connect(${port}, '127.0.0.1');
+  s.on('error', () => {});
+  s.once('connect', () => s.resetAndDestroy());
+  setTimeout(tick, 1000);
+}, i);`;
+const floor = await measure(['-e', floorScript]);
 listener.close();
 rmSync(dir, { recursive: true, force: true });
+const { wall, cpuPct, probesPerSec, peakRss, rssMax, code } = serve;
 
 const figures = {
   bench: 'probe-serve',
@@ -68,6 +81,8 @@ const figures = {
   peak_rss_mib: +peakRss.toFixed(1),
   rss_max_sampled_mib: +rssMax.toFixed(1),
   state_events: events,
+  floor_bare_connect_cpu_pct: +floor.cpuPct.toFixed(1),
+  floor_bare_connect_rss_mib: +floor.peakRss.toFixed(1),
   exit_code_after_sigterm: code,
 };
 figures.pass = figures.cpu_pct_one_core < 10 && figures.peak_rss_mib < 120 && code === 0;
@@ -78,5 +93,6 @@ console.log(`| probes per second       | ${String(figures.probes_per_s).padStart
 console.log(`| CPU, % of one core      | ${String(figures.cpu_pct_one_core).padStart(6)} |   < 10 |`);
 console.log(`| peak RSS (VmHWM), MiB   | ${String(figures.peak_rss_mib).padStart(6)} |  < 120 |`);
 console.log(`| exit status on SIGTERM  | ${String(code).padStart(6)} |      0 |`);
+console.log(`floor for comparison: a bare node process doing ${n} net.connect + RST closes a second uses ${figures.floor_bare_connect_cpu_pct}% of one core, peak RSS ${figures.floor_bare_connect_rss_mib} MiB`);
 console.log(figures.pass ? 'PASS' : 'FAIL');
 console.log(JSON.stringify(figures));

@@ -13,7 +13,10 @@ const cli = join(root, 'dist/cmd/sidekick-probe.js');
 const runs = Number(process.argv[2] ?? 30);
 const ticks = 100; // USER_HZ on Linux
 
-const server = createServer((s) => s.end());
+const server = createServer((s) => {
+  s.on('error', () => {}); // probes close with RST
+  s.end();
+});
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const port = server.address().port;
 
