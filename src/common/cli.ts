@@ -1,8 +1,10 @@
 // Commander conventions shared by every program: exit 2 on usage errors, --version, --log-level, examples in help.
 import { Command, CommanderError, Option } from 'commander';
 import { UsageError, errorMessage } from './errors';
-import { LOG_LEVELS } from './log';
 import { VERSION } from './version';
+
+// Kept here rather than imported from ./log so a one-shot command does not load pino just to print --help.
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
 
 /** A command with the shared conventions; `examples` are appended to --help. */
 export function newCommand(name: string, description: string, examples: string[] = []): Command {

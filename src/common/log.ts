@@ -1,10 +1,9 @@
 // Structured logging: JSON lines on stderr by default, readable text when stderr is a terminal;
 // values under secret-looking key names are redacted wherever they appear.
 import { Writable } from 'node:stream';
-import pino, { type Logger, type Level } from 'pino';
+import pino, { type Logger } from 'pino';
 
 export type { Logger };
-export const LOG_LEVELS: Level[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
 
 const SECRET_KEY = /pass(word)?|secret|token|api_?key|authorization|credential|private_?key/i;
 const SECRET_KEYS = ['password', 'passwd', 'secret', 'token', 'api_key', 'apiKey', 'authorization', 'Authorization', 'credentials'];
