@@ -1,10 +1,11 @@
 // Command-line interface of sidekick-ship: flags and subcommands, wiring input -> pipeline -> sink.
 import { Option, type Command } from 'commander';
+import { accessSync, constants } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { exitWith, newCommand, parseWith, withLogOptions } from '../common/cli';
-import { UsageError } from '../common/errors';
+import { UsageError, errorMessage } from '../common/errors';
 import { createLogger, safeUrl } from '../common/log';
 import { newRegistry } from '../common/metrics';
 import { startHttp } from '../common/http';
@@ -66,7 +67,8 @@ export function shipCommand(name = 'sidekick-ship'): Command {
   ]);
   addConnectionOptions(setupCmd);
   withLogOptions(setupCmd);
-  setupCmd.action(async (opts: CliOptions) => exitWith(await runSetup(opts)));
+  // Options written before `setup` belong to the parent command: take both.
+  setupCmd.action(async (_opts: CliOptions, self: Command) => exitWith(await runSetup(self.optsWithGlobals<CliOptions>())));
   cmd.addCommand(setupCmd);
   return cmd;
 }
@@ -86,6 +88,19 @@ async function runSetup(opts: CliOptions): Promise<number> {
   return 0;
 }
 
+/** TLS files are read when the sink starts; a missing one is a configuration mistake (exit 2), named here. */
+function checkReadable(cfg: ShipConfig): void {
+  for (const key of ['ca_file', 'cert_file', 'key_file'] as const) {
+    const file = cfg.es[key];
+    if (!file) continue;
+    try {
+      accessSync(file, constants.R_OK);
+    } catch (err) {
+      throw new UsageError(`es.${key}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'}); expected a readable PEM file`);
+    }
+  }
+}
+
 function tlsFrom(cfg: ShipConfig): SinkOptions['tls'] {
   const { ca_file, cert_file, key_file, tls_insecure } = cfg.es;
   if (!ca_file && !cert_file && !key_file && !tls_insecure) return undefined;
@@ -98,7 +113,13 @@ async function run(globs: string[], opts: CliOptions): Promise<number> {
   const logger = createLogger({ name: 'sidekick-ship', level: opts.logLevel, format: opts.logFormat });
   const metrics = newRegistry('sidekick-ship');
   const registry = FileRegistry.load(cfg.state_dir, logger);
-  const encode = makeEncoder({ hostName: hostname(), agentVersion: VERSION, fields: cfg.fields });
+  let encode: ReturnType<typeof makeEncoder>;
+  try {
+    encode = makeEncoder({ hostName: hostname(), agentVersion: VERSION, fields: cfg.fields });
+  } catch (err) {
+    throw new UsageError(`fields: ${errorMessage(err)}`);
+  }
+  checkReadable(cfg);
   const sink = await createSink({
     urls: cfg.es.urls,
     index: cfg.index,

@@ -63,3 +63,22 @@ test('a password given without a username is refused without printing the passwo
   expect(r.status).toBe(2);
   expect(r.stderr).not.toContain('s3cr3t-value');
 });
+
+test('a configured field that would replace a per-line field exits 2 naming it', () => {
+  const r = ship(['--fields', 'message=x', '--state-dir', join(dir, 'state'), join(dir, 'none-*.log')]);
+  expect(r.status).toBe(2);
+  expect(r.stderr).toMatch(/fields: .*message/);
+});
+
+test('an unreadable TLS file exits 2 naming the key and the file', () => {
+  const r = ship(['--state-dir', join(dir, 'state'), join(dir, 'none-*.log')], { SIDEKICK_ES_CA_FILE: join(dir, 'missing-ca.pem') });
+  expect(r.status).toBe(2);
+  expect(r.stderr).toMatch(/es\.ca_file: cannot read .*missing-ca\.pem/);
+});
+
+test('the example configuration is valid', () => {
+  const { loadShipConfig } = jest.requireActual<typeof import('../../src/ship/config')>('../../src/ship/config');
+  const cfg = loadShipConfig({ config: join(__dirname, '../../examples/ship.yml') }, [], {});
+  expect(cfg.paths.length).toBeGreaterThan(0);
+  expect(cfg.read.max_line).toBe(1024 * 1024);
+});

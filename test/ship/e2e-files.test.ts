@@ -2,8 +2,9 @@
 // shrink and disappear. Each test asserts that every written line is stored exactly once.
 import { appendFileSync, closeSync, copyFileSync, openSync, renameSync, rmSync, truncateSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeWithEngine, uniqueName, useEngine } from '../support/engine';
-import { allDocs, count, expectExactlyOnce, lines, sleep, startShipper, stopShipper, tempDir, waitForCount, waitForLog, type ShipperRun } from './helpers';
+import { spawnSync } from 'node:child_process';
+import { describeWithEngine, esRequest, uniqueName, useEngine } from '../support/engine';
+import { CLI, allDocs, count, expectExactlyOnce, lines, sleep, startShipper, stopShipper, tempDir, waitForCount, waitForLog, type ShipperRun } from './helpers';
 
 const write = (file: string, ls: string[]): void => appendFileSync(file, ls.map((l) => l + '\n').join(''));
 
@@ -154,5 +155,21 @@ describeWithEngine('sidekick-ship with real files', () => {
     expectExactlyOnce(docs, ['before', cut, 'after', 'bad\ufffd\ufffd!']);
     expect(docs.find((d) => d.message === cut)!.flags).toEqual(['truncated']);
     expect(docs.find((d) => d.message === 'after')!.flags).toBeUndefined();
+  });
+
+  test('setup creates the data stream, then lines ship into it', async () => {
+    const index = uniqueName('logs-shipsetup').replace(/^logs-shipsetup-/, 'logs-shipsetup.') ;
+    const setup = spawnSync(process.execPath, [CLI, 'setup', '--es', engine.url, '--index', index], { encoding: 'utf8', timeout: 30_000 });
+    expect(setup.stderr).not.toMatch(/error/i);
+    expect(setup.status).toBe(0);
+    expect(setup.stdout.trim().length).toBeGreaterThan(0);
+    const file = join(dir, 'app.log');
+    const ls = lines('ds', 0, 300);
+    write(file, ls);
+    const once = startShipper({ dir, esUrl: engine.url, index, paths: [file], once: true });
+    expect(await once.exited).toBe(0);
+    expectExactlyOnce(await allDocs(index), ls);
+    const ds = await esRequest('GET', `/_data_stream/${index}`);
+    expect(ds.status).toBe(200);
   });
 });
