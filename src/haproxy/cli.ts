@@ -12,7 +12,7 @@ import { registerStatMetrics, statToPrometheus } from './metrics';
 import { formatAddress, parseSocketAddress, RuntimeClient, type SocketAddress, type SocketMode } from './socket';
 import { parseStat, rowToJson, type StatRow } from './stat';
 import { Watcher, type TransitionalMode, type WatchEvent } from './watch';
-import { WebhookSender } from './webhooks';
+import { Webhooks } from '../common/webhooks';
 import { Counter, Gauge, Histogram } from 'prom-client';
 
 const DEFAULT_SOCKET = '/run/haproxy/admin.sock';
@@ -155,7 +155,7 @@ function watchCommand(prog: string): Command {
   ).action(async (o: SocketOpts & { interval: number; webhook?: string[]; listen?: string; transitional: TransitionalMode; settle: number; reloadGrace: number; webhookQueue: number; logLevel: string; logFormat: 'json' | 'text' | 'auto' }) => {
     const logger = createLogger({ name: 'sidekick-haproxy', level: o.logLevel, format: o.logFormat });
     const webhooks = o.webhook ?? [];
-    const sender = webhooks.length > 0 ? new WebhookSender({ urls: webhooks, logger, maxQueue: o.webhookQueue }) : undefined;
+    const sender = webhooks.length > 0 ? new Webhooks({ targets: webhooks.map((url) => ({ url })), logger, maxQueue: o.webhookQueue }) : undefined;
     const registry = newRegistry('sidekick-haproxy');
     const events = new Counter({ name: 'sidekick_haproxy_events_total', help: 'Events emitted', labelNames: ['event'], registers: [registry] });
     const polls = new Counter({ name: 'sidekick_haproxy_polls_total', help: 'Polls of the runtime API', labelNames: ['result'], registers: [registry] });
@@ -175,7 +175,7 @@ function watchCommand(prog: string): Command {
       labelNames: ['outcome'],
       registers: [registry],
       collect() {
-        for (const k of ['delivered', 'failed', 'dropped'] as const) this.set({ outcome: k }, sender?.stats[k] ?? 0);
+        for (const k of ['delivered', 'failed', 'dropped', 'retries'] as const) this.set({ outcome: k }, sender?.stats[k] ?? 0);
       },
     });
     const emit = (e: WatchEvent): void => {
@@ -228,7 +228,7 @@ function watchCommand(prog: string): Command {
       graceMs: 10000,
       stop: async () => {
         await watcher.stop();
-        await sender?.flush(5000);
+        await sender?.close(5000);
         await http?.close();
       },
     });

@@ -11,7 +11,8 @@ import { releaseProbes } from './kinds';
 import { Scheduler, history, type CheckRuntime } from './scheduler';
 import { isLive, isReady, type Health } from './state';
 import { describeTarget } from './types';
-import { Webhooks, fillPushUrl, pushHeartbeat, where } from './webhooks';
+import { Webhooks, where } from '../common/webhooks';
+import { fillPushUrl, pushHeartbeat } from './push';
 
 export interface StateEvent {
   check: string;
@@ -50,7 +51,13 @@ export async function serve(settings: ProbeSettings, opts: ServeOptions): Promis
   const { logger } = opts;
   const emit = opts.events ?? ((line: string) => process.stdout.write(line));
   const registry = newRegistry('sidekick-probe');
-  const webhooks = new Webhooks(settings.webhooks, settings.webhook_queue, settings.webhook_attempts, logger);
+  const webhooks = new Webhooks({
+    targets: settings.webhooks.map((w) => ({ url: w.url, headers: w.headers, timeoutMs: w.timeout })),
+    maxQueue: settings.webhook_queue,
+    maxAttempts: settings.webhook_attempts,
+    backoffMs: 250,
+    logger,
+  });
   const pushing = new Set<CheckRuntime>();
 
   const changes = new Counter({ name: 'probe_state_changes_total', help: 'Health state changes of a check', labelNames: ['check', 'from', 'to'], registers: [registry] });
@@ -111,7 +118,7 @@ export async function serve(settings: ProbeSettings, opts: ServeOptions): Promis
   counter('probe_failures_total', 'Failed probes since start', (rt) => rt.failures);
   new Gauge({
     name: 'probe_webhook_events',
-    help: 'Webhook deliveries by outcome (sent, failed attempts, dropped)',
+    help: 'Webhook events by outcome (delivered, failed, dropped, retries, queued)',
     labelNames: ['outcome'],
     registers: [registry],
     collect() {

@@ -8,7 +8,6 @@ import { Writable } from 'node:stream';
 import { createLogger } from '../../src/common/log';
 import { loadProbeConfig } from '../../src/probe/config';
 import { serve, type Server, type StateEvent } from '../../src/probe/serve';
-import { Webhooks } from '../../src/probe/webhooks';
 import { CLI, closedPort, httpServer, tcpServer, tempDir, waitUntil } from './helpers';
 
 const quietLogger = () => createLogger({ name: 'test', level: 'error', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
@@ -167,28 +166,6 @@ checks:
     expect(text).toMatch(/^probe_duration_seconds\{check="worker",kind="file",program="sidekick-probe"\} [\d.e-]+$/m);
     expect(text).toMatch(/^probe_state_changes_total\{check="worker",from="healthy",to="unhealthy",program="sidekick-probe"\} 1$/m);
     expect(text).toMatch(/^probe_runs_total\{check="worker",kind="file",program="sidekick-probe"\} \d+$/m);
-  });
-});
-
-describe('webhook queue', () => {
-  it('is bounded: while the receiver hangs, the oldest waiting events are dropped and the newest kept', async () => {
-    const got: string[] = [];
-    let release: () => void = () => undefined;
-    const gate = new Promise<void>((r) => (release = r));
-    const receiver = await httpServer(async (req, res) => {
-      got.push(await readBody(req));
-      await gate;
-      res.writeHead(204).end();
-    });
-    const hooks = new Webhooks([{ url: `http://127.0.0.1:${receiver.port}/`, headers: {}, timeout: 10_000 }], 2, 1, quietLogger());
-    for (let i = 0; i < 5; i++) hooks.send({ n: i });
-    await waitUntil('first event in flight', () => got.length === 1);
-    release();
-    await waitUntil('queue drained', () => got.length === 3);
-    await hooks.close(1000);
-    await receiver.close();
-    expect(got.map((b) => (JSON.parse(b) as { n: number }).n)).toEqual([0, 3, 4]);
-    expect(hooks.stats).toEqual({ sent: 3, failed: 0, dropped: 2 });
   });
 });
 
