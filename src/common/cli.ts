@@ -9,7 +9,7 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
 /** A command with the shared conventions; `examples` are appended to --help. */
 export function newCommand(name: string, description: string, examples: string[] = []): Command {
   const cmd = new Command(name).description(description).exitOverride().showHelpAfterError('(add --help for usage)');
-  cmd.configureHelp({ sortOptions: false, showGlobalOptions: true });
+  cmd.configureHelp({ sortOptions: false });
   if (examples.length > 0) cmd.addHelpText('after', `\nExamples:\n${examples.map((e) => `  $ ${e}`).join('\n')}\n`);
   return cmd;
 }
