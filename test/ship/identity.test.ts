@@ -120,3 +120,19 @@ test('a file smaller than the fingerprint size is still shipped and resumed corr
   expect(messages(two.docs)).toEqual(['b']);
   expect(two.docs[0].line.file.key).toBe(one.docs[0].line.file.key);
 });
+
+test('a new file that only shares the head of truncated content, and is shorter than what was read of it, is read as new', async () => {
+  const file = join(dir, 'app.log');
+  const banner = `${'=== service banner '.repeat(60)}\n`; // more than FINGERPRINT_BYTES alike
+  writeFileSync(file, banner + text('old', 40));
+  const one = await shipOnce([join(dir, 'app.log*')]);
+  expect(one.docs).toHaveLength(41);
+  // The original is truncated and rewritten while stopped; another file starts with the same banner.
+  writeFileSync(file, 'fresh start\n');
+  writeFileSync(join(dir, 'app.log.other'), banner + text('other', 2));
+  const two = await shipOnce([join(dir, 'app.log*')]);
+  const other = two.docs.filter((d) => d.line.path.endsWith('app.log.other'));
+  expect(other).toHaveLength(3);
+  expect(other[0].line.offset).toBe(0);
+  expect(other[0].line.file.key).not.toBe(one.docs[0].line.file.key);
+});

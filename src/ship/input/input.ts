@@ -12,6 +12,12 @@ import { FINGERPRINT_BYTES, fingerprintOf, mintKey, readHead, type Fingerprint }
 import type { FileRegistry, FileState } from './registry';
 import { Tailer, type TailOptions } from './tail';
 
+/**
+ * A copy is recognised by at least this many identical head bytes: a shorter head (a tiny file) is too
+ * likely to be shared by unrelated files, and a wrong match would skip lines, where no match re-sends them.
+ */
+const MIN_CLAIM_BYTES = 64;
+
 export interface InputOptions extends TailOptions {
   globs: string[];
   from: 'beginning' | 'end';
@@ -204,9 +210,9 @@ export class Input {
       // from here, though a copy of it may still turn up (copytruncate).
       this.registry.update(e.key, { detached: true });
     }
-    if (head.length > 0) {
+    if (head.length >= MIN_CLAIM_BYTES) {
       for (const e of this.registry.all()) {
-        if (e.fpLen === 0 || e.fpLen > head.length || fingerprintOf(head, e.fpLen).hash !== e.fp) continue;
+        if (e.fpLen < MIN_CLAIM_BYTES || e.fpLen > head.length || fingerprintOf(head, e.fpLen).hash !== e.fp) continue;
         const live = [...this.tailers.values()].some((t) => t.key === e.key);
         if (live) {
           // Same head as a file being read: most likely copytruncate between its copy and its truncation.
@@ -217,12 +223,14 @@ export class Input {
           }
           break;
         }
-        // The content whose original was truncated or replaced: continue it here.
+        // The content whose original was truncated or replaced: continue it here. A file shorter than
+        // what was read of that content is not its copy (only the head is alike): it is read as new.
+        const resume = this.sink.resumeAt(e.key) ?? e.offset;
+        if (size < resume) continue;
         this.deferred.delete(path);
         this.logger.info({ path, key: e.key, from: e.path }, 'recognised a copy of known content (copytruncate)');
         this.registry.update(e.key, { path, dev, ino, detached: false, seen: now });
-        const start = this.sink.resumeAt(e.key) ?? e.offset;
-        return { state: e, start: Math.min(start, size) };
+        return { state: e, start: resume };
       }
     }
     this.deferred.delete(path);
