@@ -172,4 +172,17 @@ describeWithEngine('sidekick-ship with real files', () => {
     const ds = await esRequest('GET', `/_data_stream/${index}`);
     expect(ds.status).toBe(200);
   });
+
+  test('--from end skips what a file already holds when first seen, and ships what is appended', async () => {
+    const index = uniqueName('ship-from-end');
+    const file = join(dir, 'app.log');
+    write(file, lines('history', 0, 200));
+    run = startShipper({ dir, esUrl: engine.url, index, paths: [file], args: ['--from', 'end'] });
+    await waitForLog(run, 'following file');
+    const fresh = lines('fresh', 0, 50);
+    write(file, fresh);
+    await waitForCount(index, fresh.length);
+    await sleep(800);
+    expectExactlyOnce(await allDocs(index), fresh);
+  });
 });
