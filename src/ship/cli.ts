@@ -238,7 +238,7 @@ function registerInputMetrics(metrics: Registry, pipeline: Pipeline, input: Inpu
   });
   new Gauge({
     name: 'sidekick_ship_bytes_pending',
-    help: 'Bytes read and not yet acknowledged (bounded by memory_budget)',
+    help: 'Memory held by lines read and not yet acknowledged (reading pauses above memory_budget)',
     registers: [metrics],
     collect() {
       this.set(pipeline.pendingBytes);
