@@ -211,6 +211,10 @@ async function run(globs: string[], opts: CliOptions): Promise<number> {
   await pipeline.drain();
   progress?.stop();
   await finish();
+  if (input.failures > 0) {
+    logger.error({ files: input.failures }, 'some files could not be read to their end; positions saved up to what was acknowledged');
+    return 1;
+  }
   logger.info({ lines: pipeline.linesRead, bytes: formatSize(pipeline.bytesReadTotal) }, 'all lines acknowledged');
   return 0;
 }

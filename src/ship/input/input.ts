@@ -48,6 +48,8 @@ export class Input {
   private firstScan = true;
   private readonly dirWatchers: FSWatcher[] = [];
   private rescan = false;
+  /** Files whose reading failed (with --once the run then exits 1). */
+  failures = 0;
 
   constructor(
     private readonly opts: InputOptions,
@@ -159,7 +161,10 @@ export class Input {
     const others = fresh.filter((f) => !byInode.includes(f));
     for (const f of [...byInode, ...others]) {
       if (this.stopped) return;
-      await this.openFile(f.path).catch((err: unknown) => this.logger.warn({ path: f.path, err: String(err) }, 'cannot open file'));
+      await this.openFile(f.path).catch((err: unknown) => {
+        if (this.opts.once) this.failures++;
+        this.logger.warn({ path: f.path, err: String(err) }, 'cannot open file');
+      });
     }
     const inUse = new Set([...this.tailers.values()].map((t) => t.key));
     const forgotten = this.registry.cleanup(this.opts.forgetAfterMs, inUse);
@@ -187,6 +192,10 @@ export class Input {
         consumed: (t, pos) => this.sink.consumed(t.key, pos),
         truncated: (t) => this.truncated(t),
         fingerprint: (t, newFp) => this.registry.update(t.key, { fp: newFp.hash, fpLen: newFp.len }),
+        failed: (t, err) => {
+          this.failures++;
+          this.logger.error({ path: t.path, key: t.key, err: String(err) }, 'reading failed; the file is reopened at the next scan');
+        },
         closed: (t) => this.closed(id, t),
       });
       handedOver = true;

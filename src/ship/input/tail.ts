@@ -20,6 +20,8 @@ export interface TailHooks {
   /** The head fingerprint grew (the file was shorter than FINGERPRINT_BYTES when first seen). */
   fingerprint(tailer: Tailer, fp: Fingerprint): void;
   bytesRead(n: number): void;
+  /** Reading failed (EIO, ESTALE...): the tailer closes; a later scan reopens the file and resumes. */
+  failed(tailer: Tailer, err: unknown): void;
   closed(tailer: Tailer): void;
 }
 
@@ -129,6 +131,8 @@ export class Tailer {
         }
         if (await this.atEnd()) break;
       }
+    } catch (err) {
+      this.hooks.failed(this, err);
     } finally {
       this.unwatch();
       await this.fh.close().catch(() => undefined);
