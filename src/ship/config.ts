@@ -58,12 +58,12 @@ export const shipSchema = z.strictObject({
   batch: z
     .strictObject({
       max_docs: z.number().int().positive().default(5000),
-      max_bytes: size().default(1024 * 1024),
+      max_bytes: size().default(512 * 1024),
       max_latency: duration().default(1000),
       concurrency: z.number().int().positive().max(64).default(2),
     })
     .prefault({}),
-  memory_budget: size().default(4 * 1024 * 1024),
+  memory_budget: size().default(2 * 1024 * 1024),
   registry_flush: duration().default(1000),
   shutdown_grace: duration().default(10_000),
   unhealthy_after: duration().default(60_000),
