@@ -33,6 +33,11 @@ function overrideAll(cmd: Command): void {
  */
 export async function runProgram(cmd: Command, argv: string[] = process.argv): Promise<void> {
   overrideAll(cmd);
+  // `sidekick ... | head` closes the pipe early: stop quietly, as a C program would on SIGPIPE.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit();
+    throw err;
+  });
   cmd.version(VERSION, '-V, --version', 'print the version');
   const name = cmd.name();
   try {

@@ -78,3 +78,11 @@ describe('graceful shutdown', () => {
     expect(r.code).toBe(1);
   });
 });
+
+describe('output into a closed pipe', () => {
+  it('stops quietly when the reader goes away (sidekick ship --help | head -1)', () => {
+    const r = spawnSync('sh', ['-c', `node ${join(root, 'dist/cmd/sidekick.js')} ship --help | head -1`], { encoding: 'utf8', timeout: 20_000 });
+    expect(r.stdout).toMatch(/^Usage: sidekick ship/);
+    expect(r.stderr).toBe('');
+  });
+});
