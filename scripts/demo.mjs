@@ -92,7 +92,9 @@ try {
   r = run('sidekick-probe', ['tcp', `127.0.0.1:${port}`, '--json']);
   check(r.status === 0, `the search engine's port answers: exit ${r.status}`);
   r = run('sidekick-probe', ['http', `${url}/_cluster/health`, '--json-path', 'status=green', '--json']);
-  process.stdout.write(`(a single node with replicas is yellow, so this check reports why it fails: exit ${r.status})\n`);
+  check(r.status === 0, `the engine's cluster health is green: exit ${r.status}`);
+  r = run('sidekick-probe', ['http', `${url}/no-such-index/_doc/1`, '--status', '200-299', '--json']);
+  check(r.status === 1, `a failing check says why: exit ${r.status}`);
 
   const haproxy = ['/usr/sbin/haproxy', '/usr/local/sbin/haproxy'].find((p) => existsSync(p));
   if (haproxy) {
