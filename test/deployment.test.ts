@@ -8,6 +8,7 @@ import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { loadProbeConfig } from '../src/probe/config';
 import { describeWithEngine, esRequest, getEngine, refresh } from './support/engine';
 
 const root = join(__dirname, '..');
@@ -85,6 +86,21 @@ describe('images/Dockerfile', () => {
         else expect([v, src in compose.volumes]).toEqual([v, true]);
       }
     }
+  });
+
+  it('images/demo/checks.yml is a valid sidekick-probe configuration', () => {
+    expect(loadProbeConfig(join(root, 'images/demo/checks.yml'), [], {}).checks.map((c) => c.name)).toEqual(['worker-heartbeat', 'app-http']);
+  });
+
+  it('examples/checks.yml has no mistake but the files it names that only exist in a real deployment', () => {
+    let message = '';
+    try {
+      loadProbeConfig(join(root, 'examples/checks.yml'), [], {});
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    const issues = message.split(/\n\s*/).filter((l) => l && !l.endsWith('examples/checks.yml:'));
+    for (const issue of issues) expect(issue).toMatch(/ENOENT$/);
   });
 
   it('the demo HAProxy configuration is valid for HAProxy', () => {
