@@ -2,14 +2,14 @@
 // compose file's reference deployment run as local processes: the same commands and configuration files, with
 // container paths mapped to temp directories and service names to loopback ports.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync, appendFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync, appendFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer as createTcpServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { loadProbeConfig } from '../src/probe/config';
 import { describeWithEngine, esRequest, getEngine, refresh } from './support/engine';
+import { eventually as until, freePort, tempDir } from './support/wait';
 
 const root = join(__dirname, '..');
 const HAPROXY = ['/usr/sbin/haproxy', '/usr/local/sbin/haproxy'].find((p) => existsSync(p)) ?? 'haproxy';
@@ -112,24 +112,6 @@ describe('images/Dockerfile', () => {
 
 // ---- the reference deployment as local processes ----
 
-async function freePort(): Promise<number> {
-  const s = createTcpServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
-
-async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 interface Proc {
   name: string;
   child: ChildProcess;
@@ -157,7 +139,7 @@ async function json<T>(url: string): Promise<{ status: number; body: T }> {
 }
 
 describeWithEngine('the compose deployment, run as local processes', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'sidekick-deployment-'));
+  const dir = tempDir('sidekick-deployment-');
   const volumes: Record<string, string> = {};
   for (const v of Object.keys(compose.volumes)) mkdirSync((volumes[v] = join(dir, 'volumes', v)), { recursive: true });
   const procs: Proc[] = [];
@@ -234,6 +216,7 @@ describeWithEngine('the compose deployment, run as local processes', () => {
         return r.body.count === written;
       },
       60_000,
+      100,
     );
     const ids = await esRequest<{ aggregations: { ids: { value: number } } }>('POST', `/${index}/_search`, { ...query, size: 0, aggs: { ids: { cardinality: { field: 'log.offset' } } } });
     expect(ids.body.aggregations.ids.value).toBe(written);

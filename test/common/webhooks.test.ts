@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger } from '../../src/common/log';
 import { Webhooks, where } from '../../src/common/webhooks';
+import { waitUntil as until } from '../support/wait';
 
 const logger = createLogger({ name: 'test', level: 'silent', format: 'json' });
 
@@ -28,14 +29,6 @@ async function receiver(answer: (n: number) => number, hold?: Promise<void>): Pr
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/events?token=secret`, bodies, hits: () => n };
-}
-
-async function until(what: string, cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 test('503s are retried until the receiver accepts; events arrive once each, in order', async () => {

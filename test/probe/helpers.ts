@@ -1,17 +1,17 @@
 // Test helpers for sidekick-probe: real loopback servers, a self-signed certificate, and the built CLI.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const CLI = join(__dirname, '../../dist/cmd/sidekick-probe.js');
 
-export function tempDir(prefix = 'sidekick-probe-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
-}
+import { tempDir } from '../support/wait';
+
+export { tempDir };
+export { waitUntil } from '../support/wait';
 
 export async function listen<S extends Server | HttpServer>(server: S): Promise<{ server: S; port: number; close: () => Promise<void> }> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -88,13 +88,4 @@ export function cli(args: string[], opts: { uid?: number; gid?: number; timeoutM
 export function cliSync(args: string[]): CliResult {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-export async function waitUntil(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 15_000, stepMs = 100): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
 }

@@ -1,16 +1,16 @@
 // Helpers for the shipper's end-to-end tests: run the built CLI as a real process against the real
 // engine (or the fault proxy in front of it), and check what the engine stored.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { esRequest, refresh } from '../support/engine';
+import { sleep, tempDir as makeTempDir, waitUntil } from '../support/wait';
 
 export const CLI = resolve(__dirname, '../../dist/cmd/sidekick-ship.js');
 
 export function tempDir(prefix = 'ship-e2e-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  return makeTempDir(prefix);
 }
 
 export interface ShipperRun {
@@ -94,13 +94,8 @@ export async function count(index: string): Promise<number> {
   return res.status === 200 ? (res.body.count ?? 0) : 0;
 }
 
-export async function waitFor(what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 30_000, stepMs = 200): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await cond()) return;
-    await sleep(stepMs);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+export function waitFor(what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 30_000, stepMs = 200): Promise<void> {
+  return waitUntil(what, cond, timeoutMs, stepMs);
 }
 
 /** Waits until the shipper has logged a message (e.g. "following file"). */
@@ -115,9 +110,7 @@ export async function waitForCount(index: string, n: number, timeoutMs = 30_000)
   });
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
+export { sleep };
 
 /**
  * Asserts every expected line is stored exactly once: as many documents as lines, each message as

@@ -1,5 +1,6 @@
 // Test helpers: real local HTTP and agent-check servers, and a real HAProxy started from a generated config.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { eventually as waitFor, freePort, sleep } from '../../support/wait';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createTcpServer, connect, type AddressInfo, type Server } from 'node:net';
@@ -59,13 +60,7 @@ export class Agent {
   }
 }
 
-export async function freePort(): Promise<number> {
-  const s = createTcpServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
+export { freePort, sleep };
 
 export interface ServerSpec {
   name: string;
@@ -192,17 +187,11 @@ export function canConnect(path: string): Promise<boolean> {
   });
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 /** Polls `fn` until it returns a value (not undefined) or the deadline passes. */
 export async function eventually<T>(fn: () => T | undefined | Promise<T | undefined>, timeoutMs = 10000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
+  const found = await waitFor(what, async () => {
+    const value = await fn();
+    return value === undefined ? undefined : { value };
+  }, timeoutMs);
+  return found.value;
 }

@@ -1,6 +1,4 @@
 // Shared pieces for the output tests: documents from fake lines, a logger whose lines can be read back, sink options.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Registry } from 'prom-client';
@@ -8,6 +6,7 @@ import { createLogger, type Logger } from '../../../src/common/log';
 import { makeEncoder } from '../../../src/ship/output/encoder';
 import type { SinkOptions } from '../../../src/ship/output/sink';
 import type { Doc } from '../../../src/ship/types';
+import { tempDir as makeTempDir } from '../../support/wait';
 
 export interface CapturedLog {
   logger: Logger;
@@ -44,7 +43,7 @@ export function makeDocs(n: number, opts: { key?: string; text?: (i: number) => 
 }
 
 export function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'sidekick-ship-out-'));
+  return makeTempDir('sidekick-ship-out-');
 }
 
 export function sinkOptions(urls: string[], over: Partial<SinkOptions> = {}): SinkOptions & { log: CapturedLog } {
