@@ -17,7 +17,6 @@ import { Input } from './input/input';
 import { FileRegistry } from './input/registry';
 import { makeEncoder } from './output/encoder';
 import { createSink, type SinkOptions } from './output/sink';
-import { setup } from './output/setup';
 import { Pipeline } from './pipeline';
 import { Progress } from './progress';
 
@@ -75,6 +74,8 @@ export function shipCommand(name = 'sidekick-ship'): Command {
 
 async function runSetup(opts: CliOptions): Promise<number> {
   const cfg = loadShipConfig(opts, []);
+  // Loaded here: setup brings the official Elasticsearch client, which the shipping path does without.
+  const { setup } = await import('./output/setup');
   const done = await setup({
     urls: cfg.es.urls,
     index: cfg.index,

@@ -1,48 +1,16 @@
-// Which engine is on the other end, and an official Elasticsearch client configured so that it talks to it:
-// as shipped for Elasticsearch (product check, compatible-with=8 media types), without those for OpenSearch.
-import { Client, Transport, errors, type TransportOptions } from '@elastic/elasticsearch';
+// Which engine is on the other end: GET / over plain undici (the official client is not loaded for this), with
+// the official client's product check applied to Elasticsearch so a look-alike server is refused here.
+import { Client as HttpClient } from 'undici';
+import { safeUrl } from '../../common/log';
 import { authHeader, readTls, type Auth, type TlsFiles } from './transport';
 
 export type Flavor = 'elasticsearch' | 'opensearch';
-
-/**
- * The 8.x client hard-codes productCheck 'Elasticsearch' (any 2xx without x-elastic-product: Elasticsearch throws
- * ProductNotSupportedError) and vendored media types OpenSearch answers with 406. Both are transport options,
- * so a Transport that drops them makes the same client speak plain application/json to OpenSearch.
- */
-export class OpenSearchTransport extends Transport {
-  constructor(opts: TransportOptions) {
-    super({ ...opts, productCheck: undefined, vendoredHeaders: undefined });
-  }
-}
 
 export interface ClientOptions {
   urls: string[];
   auth?: Auth;
   tls?: TlsFiles;
   requestTimeoutMs: number;
-}
-
-export function createClient(opts: ClientOptions, flavor: Flavor): Client {
-  const tls = readTls(opts.tls);
-  const headers: Record<string, string> = {};
-  // user:password in a URL is honoured like the bulk path does; the client would also take it, but one rule is simpler.
-  const authorization = authHeader(opts.auth, new URL(opts.urls[0]));
-  if (authorization) headers.authorization = authorization;
-  return new Client({
-    nodes: opts.urls.map((u) => {
-      const url = new URL(u);
-      url.username = '';
-      url.password = '';
-      return url.toString();
-    }),
-    headers,
-    tls: { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.rejectUnauthorized },
-    requestTimeout: opts.requestTimeoutMs,
-    maxRetries: 2,
-    compression: false,
-    ...(flavor === 'opensearch' ? { Transport: OpenSearchTransport } : {}),
-  });
 }
 
 export interface EngineInfo {
@@ -57,39 +25,87 @@ interface RootInfo {
   version?: { number?: string; distribution?: string };
 }
 
+/** What the official 8.x client sends to Elasticsearch; OpenSearch answers these media types with 406. */
+const ES_ACCEPT = 'application/vnd.elasticsearch+json; compatible-with=8,text/plain';
+const PLAIN_ACCEPT = 'application/json';
+
+/** The header by which the official client recognises Elasticsearch (its productCheck), on 2xx answers only. */
+const PRODUCT_HEADER = 'x-elastic-product';
+const PRODUCT = 'Elasticsearch';
+
+export class NotElasticsearchError extends Error {
+  constructor(urls: number) {
+    super(
+      `the server at ${urls === 1 ? 'the configured URL' : 'the configured URLs'} is not Elasticsearch ` +
+        `(no ${PRODUCT_HEADER}: ${PRODUCT} header); if it is OpenSearch, set flavor opensearch`,
+    );
+    this.name = 'NotElasticsearchError';
+  }
+}
+
+interface RootReply {
+  body: RootInfo;
+  product: string | undefined;
+}
+
+/** GET / on the first URL that answers (like the client, only an unreachable URL moves on to the next one). */
+async function getRoot(opts: ClientOptions, accept: string): Promise<RootReply> {
+  const tls = readTls(opts.tls);
+  let unreachable: unknown;
+  for (const raw of opts.urls) {
+    const url = new URL(raw);
+    const headers: Record<string, string> = { accept };
+    const authorization = authHeader(opts.auth, url);
+    if (authorization) headers.authorization = authorization;
+    const client = new HttpClient(url.origin, {
+      headersTimeout: opts.requestTimeoutMs,
+      bodyTimeout: opts.requestTimeoutMs,
+      connect: url.protocol === 'https:' ? { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.rejectUnauthorized } : undefined,
+    });
+    let status: number;
+    let text: string;
+    let product: string | string[] | undefined;
+    try {
+      const res = await client.request({ method: 'GET', path: url.pathname.replace(/\/+$/, '') + '/', headers });
+      status = res.statusCode;
+      product = res.headers[PRODUCT_HEADER];
+      text = await res.body.text();
+    } catch (err) {
+      unreachable = err;
+      continue;
+    } finally {
+      await client.close().catch(() => undefined);
+    }
+    if (status < 200 || status >= 300) {
+      throw new Error(`GET / at ${safeUrl(url.origin + url.pathname)} answered HTTP ${status}: ${text.slice(0, 200).replace(/\s+/g, ' ') || '(empty body)'}`);
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // Not JSON: the flavor decision below still holds; the version stays unknown.
+    }
+    return { body: body !== null && typeof body === 'object' ? (body as RootInfo) : {}, product: Array.isArray(product) ? product[0] : product };
+  }
+  throw unreachable;
+}
+
 function infoOf(body: RootInfo, flavor: Flavor): EngineInfo {
   return { flavor, version: body.version?.number ?? 'unknown', clusterName: body.cluster_name };
 }
 
 /**
- * GET / to learn the flavor: OpenSearch says version.distribution "opensearch". An Elasticsearch answer is then
- * fetched again through the unmodified client, so a server that only looks like Elasticsearch is refused by the
- * client's product check here rather than later.
+ * GET / to learn the flavor: OpenSearch says version.distribution "opensearch". Elasticsearch is asked again the
+ * way the official client asks (compatible-with=8 media type) and must answer with x-elastic-product:
+ * Elasticsearch, as the client's product check demands, so a server that only looks like Elasticsearch is
+ * refused here rather than later by `setup`.
  */
 export async function detectEngine(opts: ClientOptions, configured: Flavor | 'auto' = 'auto'): Promise<EngineInfo> {
-  if (configured === 'auto') {
-    const probe = createClient(opts, 'opensearch');
-    let body: RootInfo;
-    try {
-      body = await probe.transport.request<RootInfo>({ method: 'GET', path: '/' });
-    } finally {
-      await probe.close();
-    }
-    if (body.version?.distribution === 'opensearch') return infoOf(body, 'opensearch');
+  if (configured !== 'elasticsearch') {
+    const { body } = await getRoot(opts, PLAIN_ACCEPT);
+    if (configured === 'opensearch' || body.version?.distribution === 'opensearch') return infoOf(body, 'opensearch');
   }
-  const flavor = configured === 'auto' ? 'elasticsearch' : configured;
-  const client = createClient(opts, flavor);
-  try {
-    return infoOf(await client.transport.request<RootInfo>({ method: 'GET', path: '/' }), flavor);
-  } catch (err) {
-    if (err instanceof errors.ProductNotSupportedError) {
-      throw new Error(
-        `the server at ${opts.urls.length === 1 ? 'the configured URL' : 'the configured URLs'} is not Elasticsearch ` +
-          `(no x-elastic-product: Elasticsearch header); if it is OpenSearch, set flavor opensearch`,
-      );
-    }
-    throw err;
-  } finally {
-    await client.close();
-  }
+  const { body, product } = await getRoot(opts, ES_ACCEPT);
+  if (product !== PRODUCT) throw new NotElasticsearchError(opts.urls.length);
+  return infoOf(body, 'elasticsearch');
 }

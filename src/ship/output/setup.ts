@@ -1,7 +1,8 @@
 // One-time engine setup for the target data stream: lifecycle policy (ILM on Elasticsearch, ISM on OpenSearch),
 // index template with the ECS mappings of our fields, and the data stream itself. Safe to run again.
 import { errors, type Client } from '@elastic/elasticsearch';
-import { createClient, detectEngine, type Flavor } from './flavor';
+import { createClient } from './client';
+import { detectEngine, type Flavor } from './flavor';
 import type { SinkOptions } from './sink';
 
 export interface PolicyOptions {
