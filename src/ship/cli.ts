@@ -17,6 +17,7 @@ import { Input } from './input/input';
 import { FileRegistry } from './input/registry';
 import { makeEncoder } from './output/encoder';
 import { createSink, type SinkOptions } from './output/sink';
+import { tuneHeap } from './heap';
 import { Pipeline } from './pipeline';
 import { Progress } from './progress';
 
@@ -109,6 +110,7 @@ function tlsFrom(cfg: ShipConfig): SinkOptions['tls'] {
 }
 
 async function run(globs: string[], opts: CliOptions): Promise<number> {
+  tuneHeap();
   const cfg = loadShipConfig(opts, globs);
   if (cfg.paths.length === 0) throw new UsageError('no files to follow: give GLOB arguments, `paths` in the configuration or SIDEKICK_SHIP_PATHS');
   const logger = createLogger({ name: 'sidekick-ship', level: opts.logLevel, format: opts.logFormat });
