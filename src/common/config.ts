@@ -1,7 +1,6 @@
 // Configuration shared by all programs: a YAML file, then SIDEKICK_* environment variables, then flags,
 // merged in that order and validated by a zod schema into typed values.
 import { readFileSync } from 'node:fs';
-import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, UsageError } from './errors';
 import { DURATION_EXPECTED, SIZE_EXPECTED, parseDuration, parseSize } from './units';
@@ -78,6 +77,9 @@ export function readYamlFile(file: string): Tree {
     const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(err);
     throw new UsageError(`${file}: cannot read configuration file: ${why}`);
   }
+  // yaml is loaded only when a file is given: a one-shot command without --config does not pay for it.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { parseDocument } = require('yaml') as typeof import('yaml');
   const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
