@@ -10,6 +10,7 @@ import { DURATION_EXPECTED, formatDuration, parseDuration } from '../common/unit
 import { parseInfo } from './info';
 import { registerStatMetrics, statToPrometheus } from './metrics';
 import { formatAddress, parseSocketAddress, RuntimeClient, type SocketAddress, type SocketMode } from './socket';
+import { parseServersState, type AdminFlag, type OpState, type ServerStateRow } from './servers-state';
 import { parseStat, rowToJson, type StatRow } from './stat';
 import { Watcher, type TransitionalMode, type WatchEvent } from './watch';
 import { Webhooks } from '../common/webhooks';
@@ -64,29 +65,44 @@ function showCommand(prog: string): Command {
     `${prog} show --backend app --servers`,
     `${prog} show --json | jq '.[] | select(.state != "up")'`,
     `${prog} show --prom > haproxy.prom`,
+    `${prog} show --servers --admin     # who put a server in maintenance: the admin, a tracked server, the config or DNS`,
   ]);
   withSocketOptions(cmd)
     .option('--json', 'print a JSON array of rows: proxy, name, type, status, state, check_status and every other column, typed')
     .option('--prom', 'print Prometheus text: one gauge per state labelled proxy and server, plus weights, sessions and checks')
     .option('--backend <name>', 'only this backend (or frontend) and its servers')
     .option('--servers', 'only server rows')
-    .action(async (o: SocketOpts & { json?: boolean; prom?: boolean; backend?: string; servers?: boolean }) => {
+    .option('--admin', 'add each server\'s admin flags and operational state from `show servers state` (column ADMIN; JSON admin, op_state)')
+    .action(async (o: SocketOpts & { json?: boolean; prom?: boolean; backend?: string; servers?: boolean; admin?: boolean }) => {
       if (o.json && o.prom) throw new UsageError('--json and --prom cannot be used together; choose one output format');
-      const table = parseStat(await client(o).command('show stat'));
+      if (o.admin && o.prom) throw new UsageError('--admin adds fields to the table and to --json, not to --prom; leave one out');
+      const api = client(o);
+      const table = parseStat(await api.command('show stat'));
+      const admin = o.admin ? adminByServer(parseServersState(await api.command('show servers state'))) : undefined;
       table.rows = table.rows.filter((r) => (o.backend === undefined || r.proxy === o.backend) && (!o.servers || r.type === 'server'));
       if (o.backend !== undefined && table.rows.length === 0) {
         throw new UsageError(`--backend ${JSON.stringify(o.backend)}: no such proxy${o.servers ? ' with servers' : ''} in HAProxy's show stat`);
       }
-      if (o.json) process.stdout.write(JSON.stringify(table.rows.map(rowToJson), null, 2) + '\n');
+      if (o.json) process.stdout.write(JSON.stringify(table.rows.map((r) => ({ ...rowToJson(r), ...admin?.get(`${r.proxy}/${r.name}`) })), null, 2) + '\n');
       else if (o.prom) process.stdout.write(await statToPrometheus(table));
-      else process.stdout.write(formatTable(table.rows));
+      else process.stdout.write(formatTable(table.rows, admin));
     });
   return cmd;
 }
 
-/** The readable table: one line per row, padded columns. */
-export function formatTable(rows: readonly StatRow[]): string {
-  const head = ['PROXY', 'NAME', 'TYPE', 'STATE', 'STATUS', 'CHECK', 'WEIGHT', 'SESSIONS', 'LAST CHANGE'];
+interface AdminState {
+  admin: AdminFlag[];
+  op_state: OpState;
+}
+
+/** `show servers state` rows by "backend/server", for joining onto `show stat` rows. */
+function adminByServer(rows: ServerStateRow[]): Map<string, AdminState> {
+  return new Map(rows.map((r) => [`${r.backend}/${r.server}`, { admin: r.adminFlags, op_state: r.opState }]));
+}
+
+/** The readable table: one line per row, padded columns; with `admin`, an ADMIN column of admin flags. */
+export function formatTable(rows: readonly StatRow[], admin?: Map<string, AdminState>): string {
+  const head = ['PROXY', 'NAME', 'TYPE', 'STATE', 'STATUS', 'CHECK', 'WEIGHT', 'SESSIONS', 'LAST CHANGE', ...(admin ? ['ADMIN'] : [])];
   const lines = rows.map((r) => {
     const f = r.fields;
     const check = typeof f.check_status === 'string' ? `${f.check_status}${typeof f.check_duration === 'number' ? ` ${f.check_duration}ms` : ''}` : '';
@@ -100,6 +116,7 @@ export function formatTable(rows: readonly StatRow[]): string {
       f.weight === undefined ? '' : String(f.weight),
       f.scur === undefined ? '' : String(f.scur),
       typeof f.lastchg === 'number' ? `${formatDuration(f.lastchg * 1000)} ago` : '',
+      ...(admin ? [admin.get(`${r.proxy}/${r.name}`)?.admin.join(',') ?? ''] : []),
     ];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));

@@ -90,6 +90,21 @@ d('sidekick-haproxy CLI', () => {
     expect(JSON.parse(res.stdout)).toMatchObject({ Name: 'HAProxy', Pid: expect.any(Number) });
   });
 
+  test('show --admin tells who put a server in maintenance (show servers state joined onto show stat)', async () => {
+    expect((await run('set', 'app/web1', 'maint', '--socket', hap.adminSocket)).status).toBe(0);
+    try {
+      const rows = JSON.parse((await run('show', '--socket', hap.adminSocket, '--json', '--servers', '--admin')).stdout) as Record<string, unknown>[];
+      expect(rows.find((r) => r.proxy === 'app' && r.name === 'web1')).toMatchObject({ state: 'maint', admin: ['fmaint'], op_state: 'stopped' });
+      expect(rows.find((r) => r.proxy === 'app' && r.name === 'web2')).toMatchObject({ admin: [], op_state: 'running' });
+      const table = await run('show', '--socket', hap.adminSocket, '--backend', 'app', '--servers', '--admin');
+      expect(table.stdout.split('\n')[0]).toMatch(/LAST CHANGE\s+ADMIN$/);
+      expect(table.stdout).toMatch(/^app\s+web1\s+server\s+maint\s+MAINT\b.*\bfmaint$/m);
+      expect((await run('show', '--socket', hap.adminSocket, '--prom', '--admin')).status).toBe(2);
+    } finally {
+      await run('set', 'app/web1', 'ready', '--socket', hap.adminSocket);
+    }
+  });
+
   test('set drain, then ready, through an admin socket; refused with a clear message on a user socket', async () => {
     const drain = await run('set', 'app/web2', 'drain', '--socket', hap.adminSocket);
     expect(drain.status).toBe(0);
