@@ -151,6 +151,7 @@ export const probeConfigSchema = z
     webhook_attempts: positiveInt().default(8),
     history: positiveInt().max(1000).default(10),
     grace: duration().default(10_000),
+    tcp_fastpath: z.boolean().default(true),
     defaults,
     checks: z.array(check).min(1, 'expected at least one check'),
   })
@@ -186,6 +187,8 @@ export interface ProbeSettings {
   webhook_attempts: number;
   history: number;
   grace: number;
+  /** Plain tcp connect checks to IP addresses use Node's TCP handle directly (see kinds/tcp-fastpath.ts). */
+  tcp_fastpath: boolean;
   checks: CheckConfig[];
 }
 
@@ -200,6 +203,7 @@ export function loadProbeConfig(file: string | undefined, flags: FlagValue[] = [
         SIDEKICK_PROBE_LISTEN: { key: 'listen' },
         SIDEKICK_PROBE_AGENT: { key: 'agent' },
         SIDEKICK_PROBE_WEBHOOKS: { key: 'webhooks', kind: 'list' },
+        SIDEKICK_PROBE_TCP_FASTPATH: { key: 'tcp_fastpath', kind: 'bool' },
       },
       flags,
     });
@@ -220,6 +224,7 @@ export function loadProbeConfig(file: string | undefined, flags: FlagValue[] = [
     webhook_attempts: raw.webhook_attempts,
     history: raw.history,
     grace: raw.grace,
+    tcp_fastpath: raw.tcp_fastpath,
     checks: raw.checks.map((c) => ({
       name: c.name,
       target: toTarget(c),

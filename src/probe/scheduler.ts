@@ -1,9 +1,19 @@
 // Runs every check on its own schedule: a run starts every interval (measured start to start, so timing stays
 // regular), a check never overlaps itself (a slow run delays only its own next run), and one slow check never
 // delays the others. Each result goes through the check's state machine.
-import { runProbe } from './kinds';
+import { getEventListeners } from 'node:events';
+import { probeFailure, startProbe } from './kinds';
+import { ProbeTimeout } from './kinds/common';
 import { initialState, nextState, type CheckState, type Health } from './state';
 import type { CheckConfig, ProbeConfig, ProbeResult } from './types';
+
+/**
+ * One timer serves every check: the earliest due time (next start, or the deadline of the run in flight) is
+ * armed, and the timer never fires more often than every TICK_MS. At a thousand checks a second this batches
+ * several connects per wake-up instead of a timer, a timeout timer and a wake-up each; a start or a timeout
+ * is at most TICK_MS late.
+ */
+const TICK_MS = 5;
 
 export interface TimedResult extends ProbeResult {
   at: number; // epoch ms when the run started
@@ -21,8 +31,6 @@ export interface CheckRuntime {
   failures: number;
   transitions: number;
   running: boolean;
-  /** Aborts the run in flight (on stop). */
-  controller?: AbortController;
   /** The probe configuration, built once. */
   probe: ProbeConfig;
 }
@@ -38,11 +46,31 @@ export function history(rt: CheckRuntime): TimedResult[] {
   return [...rt.ring.slice(rt.ringNext), ...rt.ring.slice(0, rt.ringNext)];
 }
 
+/** The scheduler's bookkeeping for one check; an entry of the due-time heap. */
+interface Slot {
+  rt: CheckRuntime;
+  /** performance.now() time of the next start, or of the deadline while a run is in flight. */
+  due: number;
+  /** Position in the heap, -1 when not in it (a run in flight past its deadline, waiting to finish). */
+  index: number;
+  started: number;
+  at: number;
+  /** Aborts the run in flight (timeout, stop). Reused by the next run unless it aborted. */
+  controller?: AbortController;
+  onResult: (r: ProbeResult) => void;
+  onError: (err: unknown) => void;
+}
+
 export class Scheduler {
   readonly checks: CheckRuntime[];
-  private readonly timers = new Map<CheckRuntime, NodeJS.Timeout>();
-  private readonly inflight = new Set<Promise<void>>();
-  private readonly stopping = new AbortController();
+  private readonly slots: Slot[];
+  private readonly heap: Slot[] = [];
+  private timer?: NodeJS.Timeout;
+  private timerAt = Infinity;
+  private lastTick = -Infinity;
+  private inflight = 0;
+  private drained?: () => void;
+  private stopped = false;
 
   constructor(
     configs: CheckConfig[],
@@ -62,52 +90,101 @@ export class Scheduler {
       running: false,
       probe: { ...config.target, timeout: config.timeout } as ProbeConfig,
     }));
+    this.slots = this.checks.map((rt) => {
+      const slot: Slot = {
+        rt,
+        due: Infinity,
+        index: -1,
+        started: 0,
+        at: 0,
+        onResult: (r) => this.finish(slot, r),
+        onError: (err) => this.finish(slot, probeFailure(err, slot.started)),
+      };
+      return slot;
+    });
   }
 
   /** Starts every check; first runs are spread over the first second so a thousand checks do not start at once. */
   start(): void {
-    const n = this.checks.length;
-    this.checks.forEach((rt, i) => {
-      const spread = Math.min(rt.config.interval, 1000);
-      this.schedule(rt, Math.floor((i / n) * spread));
+    const n = this.slots.length;
+    const now = performance.now();
+    this.slots.forEach((slot, i) => {
+      slot.due = now + Math.floor((i / n) * Math.min(slot.rt.config.interval, 1000));
+      this.push(slot);
     });
+    this.arm();
   }
 
   /** Stops scheduling, aborts runs in flight and waits for them to finish (exec probes reap their children). */
   async stop(): Promise<void> {
-    this.stopping.abort(new Error('shutting down'));
-    for (const rt of this.checks) rt.controller?.abort(this.stopping.signal.reason);
-    for (const t of this.timers.values()) clearTimeout(t);
-    this.timers.clear();
-    await Promise.all([...this.inflight]);
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const reason = new Error('shutting down');
+    for (const slot of this.slots) if (slot.rt.running) slot.controller?.abort(reason);
+    if (this.inflight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
   }
 
-  private schedule(rt: CheckRuntime, delay: number): void {
-    if (this.stopping.signal.aborted) return;
-    this.timers.set(
-      rt,
-      setTimeout(() => this.run(rt), delay),
-    );
+  private readonly tick = (): void => {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    const now = performance.now();
+    this.lastTick = now;
+    const heap = this.heap;
+    while (heap.length > 0 && heap[0].due <= now && !this.stopped) {
+      const slot = heap[0];
+      if (slot.rt.running) {
+        // Past its deadline: abort; the probe resolves with "timed out after N ms …" and finish() reschedules.
+        this.remove(slot);
+        slot.controller?.abort(new ProbeTimeout(slot.rt.probe.timeout));
+      } else {
+        this.run(slot, now);
+      }
+    }
+    this.arm();
+  };
+
+  /** Arms the one timer for the earliest due slot, no sooner than TICK_MS after the last tick. */
+  private arm(): void {
+    if (this.stopped || this.heap.length === 0) return;
+    const at = Math.max(this.heap[0].due, this.lastTick + TICK_MS);
+    if (this.timer !== undefined && this.timerAt <= at) return;
+    clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(this.tick, Math.max(0, at - performance.now()));
   }
 
-  private run(rt: CheckRuntime): void {
-    if (rt.running || this.stopping.signal.aborted) return;
+  private run(slot: Slot, now: number): void {
+    const rt = slot.rt;
     rt.running = true;
-    const at = Date.now();
-    const started = performance.now();
-    rt.controller = new AbortController();
-    const p = runProbe(rt.probe, undefined, rt.controller).then((r) => {
-      rt.running = false;
-      rt.controller = undefined;
-      if (this.stopping.signal.aborted) return;
-      const timed = r as TimedResult;
-      timed.at = at;
-      this.record(rt, timed);
-      const took = performance.now() - started;
-      this.schedule(rt, Math.max(0, rt.config.interval - took));
-    });
-    this.inflight.add(p);
-    void p.finally(() => this.inflight.delete(p));
+    slot.started = now;
+    slot.at = Date.now();
+    slot.due = now + rt.probe.timeout;
+    this.update(slot);
+    // A controller per run was 5% of serve's CPU at a thousand runs a second (creating an AbortSignal is slow).
+    slot.controller ??= new AbortController();
+    this.inflight++;
+    startProbe(rt.probe, slot.controller.signal).then(slot.onResult, slot.onError);
+  }
+
+  private finish(slot: Slot, r: ProbeResult): void {
+    const rt = slot.rt;
+    rt.running = false;
+    // An aborted signal cannot be reused; nor one a probe left a listener on (it would pile up run after run).
+    const signal = slot.controller?.signal;
+    if (signal && (signal.aborted || getEventListeners(signal, 'abort').length > 0)) slot.controller = undefined;
+    this.inflight--;
+    if (this.stopped) {
+      if (this.inflight === 0) this.drained?.();
+      return;
+    }
+    const timed = r as TimedResult;
+    timed.at = slot.at;
+    this.record(rt, timed);
+    slot.due = Math.max(slot.started + rt.config.interval, performance.now());
+    if (slot.index < 0) this.push(slot);
+    else this.update(slot);
+    this.arm();
   }
 
   private record(rt: CheckRuntime, r: TimedResult): void {
@@ -127,5 +204,59 @@ export class Scheduler {
       rt.transitions++;
       this.hooks.onTransition?.(rt, t.from, t.state.health, r);
     }
+  }
+
+  // A binary min-heap on `due`, each slot knowing its index so its due time can change in place.
+
+  private push(slot: Slot): void {
+    slot.index = this.heap.length;
+    this.heap.push(slot);
+    this.up(slot.index);
+  }
+
+  private remove(slot: Slot): void {
+    const i = slot.index;
+    const last = this.heap.pop()!;
+    slot.index = -1;
+    if (last === slot) return;
+    this.heap[i] = last;
+    last.index = i;
+    this.update(last);
+  }
+
+  private update(slot: Slot): void {
+    this.down(this.up(slot.index));
+  }
+
+  private up(i: number): number {
+    const heap = this.heap;
+    const slot = heap[i];
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (heap[parent].due <= slot.due) break;
+      heap[i] = heap[parent];
+      heap[i].index = i;
+      i = parent;
+    }
+    heap[i] = slot;
+    slot.index = i;
+    return i;
+  }
+
+  private down(i: number): void {
+    const heap = this.heap;
+    const n = heap.length;
+    const slot = heap[i];
+    for (;;) {
+      let child = 2 * i + 1;
+      if (child >= n) break;
+      if (child + 1 < n && heap[child + 1].due < heap[child].due) child++;
+      if (heap[child].due >= slot.due) break;
+      heap[i] = heap[child];
+      heap[i].index = i;
+      i = child;
+    }
+    heap[i] = slot;
+    slot.index = i;
   }
 }

@@ -7,7 +7,7 @@ import type { Logger } from '../common/log';
 import { newRegistry } from '../common/metrics';
 import { startAgent, agentReply, type AgentListener } from './agent';
 import type { ProbeSettings } from './config';
-import { releaseProbes } from './kinds';
+import { enableTcpFastPath, releaseProbes } from './kinds';
 import { Scheduler, history, type CheckRuntime } from './scheduler';
 import { isLive, isReady, type Health } from './state';
 import { describeTarget } from './types';
@@ -163,6 +163,11 @@ export async function serve(settings: ProbeSettings, opts: ServeOptions): Promis
   } catch (err) {
     await http.close();
     throw err;
+  }
+  if (settings.tcp_fastpath && settings.checks.some((c) => c.target.kind === 'tcp')) {
+    const off = await enableTcpFastPath();
+    if (off) logger.info({ why: off }, 'tcp checks use net.connect: the fast path is not available');
+    else logger.debug('tcp connect checks use the fast path (tcp_fastpath: false or SIDEKICK_PROBE_TCP_FASTPATH=0 turns it off)');
   }
   scheduler.start();
   logger.info({ checks: checks.length }, 'checks started');

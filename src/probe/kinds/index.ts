@@ -46,11 +46,33 @@ export async function runProbe(cfg: ProbeConfig, stop?: AbortSignal, controller 
   try {
     return await load(cfg.kind)(cfg, controller.signal);
   } catch (err) {
-    return { ok: false, duration_ms: Math.round(performance.now() - start), message: `probe failed unexpectedly: ${(err as Error)?.message ?? String(err)}`, detail: {} };
+    return probeFailure(err, start);
   } finally {
     clearTimeout(timer);
     stop?.removeEventListener('abort', onStop);
   }
+}
+
+/**
+ * Starts one probe on `signal` with no timer of its own, for a scheduler that aborts it with a ProbeTimeout at
+ * the deadline. Rejects only on an unexpected exception; probeFailure() turns that into a result.
+ */
+export function startProbe(cfg: ProbeConfig, signal: AbortSignal): Promise<ProbeResult> {
+  try {
+    return load(cfg.kind)(cfg, signal);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+/** The failed result for a probe that threw instead of returning one; `start` is its performance.now(). */
+export function probeFailure(err: unknown, start: number): ProbeResult {
+  return { ok: false, duration_ms: Math.round(performance.now() - start), message: `probe failed unexpectedly: ${(err as Error)?.message ?? String(err)}`, detail: {} };
+}
+
+/** serve: plain tcp connect checks use Node's TCP handle directly. Returns why not, or undefined when on. */
+export function enableTcpFastPath(): Promise<string | undefined> {
+  return (require('./tcp') as typeof import('./tcp')).enableTcpFastPath(); // eslint-disable-line @typescript-eslint/no-require-imports
 }
 
 /** Releases what probes hold open between runs (ICMP raw sockets), so a one-shot process can exit. */

@@ -1,12 +1,82 @@
 // tcp probe: connect (optionally over TLS), optionally send text and expect a reply matching a regular expression.
-import { connect as netConnect, type Socket } from 'node:net';
+import { createServer, isIP, connect as netConnect, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { Detail, Probe, TcpTarget } from '../types';
-import { abortMessage, checkCertificate, describeError, elapsed, excerpt, result, unescape } from './common';
+import type { Detail, Probe, ProbeResult, TcpTarget } from '../types';
+import { abortMessage, checkCertificate, describeError, elapsed, excerpt, ProbeTimeout, result, unescape } from './common';
 
 const MAX_READ = 64 * 1024;
 
-export const tcpProbe: Probe<TcpTarget> = (cfg, signal) =>
+type FastPath = typeof import('./tcp-fastpath');
+/** Set by enableTcpFastPath() (serve); one-shot commands never load the fast path. */
+let fast: FastPath | undefined;
+
+/**
+ * Routes plain connect checks to IP addresses through Node's TCP handle (./tcp-fastpath) from now on, after
+ * checking on a loopback listener that it connects and reports a refusal as node:net does. Returns why it stays
+ * on net.connect instead, or undefined when it is on.
+ */
+export async function enableTcpFastPath(): Promise<string | undefined> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const m = require('./tcp-fastpath') as FastPath;
+  const missing = m.loadBinding();
+  if (missing) return missing;
+  const failed = await selfTest(m);
+  if (failed) return failed;
+  fast = m;
+  return undefined;
+}
+
+/** Turns the fast path off again (tests compare both paths in one process). */
+export function disableTcpFastPath(): void {
+  fast = undefined;
+}
+
+async function selfTest(m: FastPath): Promise<string | undefined> {
+  // FIN, not RST: a reset that arrives before the connect completes fails it (ECONNRESET) on either path.
+  const server = createServer((s) => s.on('error', () => undefined).end());
+  try {
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  } catch (err) {
+    return `cannot listen on 127.0.0.1 to test it: ${describeError(err)}`;
+  }
+  const port = (server.address() as { port: number }).port;
+  const target: TcpTarget = { kind: 'tcp', host: '127.0.0.1', port };
+  const check = async (): Promise<ProbeResult> => {
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(new ProbeTimeout(1000)), 1000);
+    try {
+      return await m.connectCheck(target, 4, ac.signal);
+    } catch (err) {
+      return { ok: false, duration_ms: 0, message: `threw ${(err as Error)?.message ?? String(err)}`, detail: {} };
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  const open = await check();
+  await new Promise((resolve) => server.close(resolve));
+  if (!open.ok || typeof open.detail.connect_ms !== 'number') return `self-test: connecting to a loopback listener gave "${open.message}"`;
+  const closed = await check();
+  if (closed.ok || closed.message !== 'connection refused') return `self-test: connecting to a closed loopback port gave "${closed.message}", expected "connection refused"`;
+  return undefined;
+}
+
+export const tcpProbe: Probe<TcpTarget> = (cfg, signal) => {
+  if (fast && cfg.send === undefined && cfg.expect === undefined && !cfg.tls) {
+    const family = isIP(cfg.host);
+    if (family === 4 || family === 6) {
+      try {
+        return fast.connectCheck(cfg, family, signal);
+      } catch (err) {
+        if (!(err instanceof fast.FastPathUnusable)) throw err;
+        fast = undefined; // this Node's handle differs from what the fast path expects: net.connect from now on
+        process.emitWarning(`sidekick-probe: TCP fast path turned off, using net.connect: ${err.message}`);
+      }
+    }
+  }
+  return netProbe(cfg, signal);
+};
+
+const netProbe: Probe<TcpTarget> = (cfg, signal) =>
   new Promise((resolve) => {
     const start = performance.now();
     const detail: Detail = {};
