@@ -53,6 +53,8 @@ interface Slot {
   due: number;
   /** Position in the heap, -1 when not in it (a run in flight past its deadline, waiting to finish). */
   index: number;
+  /** performance.now() time the current or last run was due to start; the next is due an interval later. */
+  planned: number;
   started: number;
   at: number;
   /** Aborts the run in flight (timeout, stop). Reused by the next run unless it aborted. */
@@ -95,6 +97,7 @@ export class Scheduler {
         rt,
         due: Infinity,
         index: -1,
+        planned: 0,
         started: 0,
         at: 0,
         onResult: (r) => this.finish(slot, r),
@@ -157,6 +160,7 @@ export class Scheduler {
   private run(slot: Slot, now: number): void {
     const rt = slot.rt;
     rt.running = true;
+    slot.planned = slot.due;
     slot.started = now;
     slot.at = Date.now();
     slot.due = now + rt.probe.timeout;
@@ -181,7 +185,8 @@ export class Scheduler {
     const timed = r as TimedResult;
     timed.at = slot.at;
     this.record(rt, timed);
-    slot.due = Math.max(slot.started + rt.config.interval, performance.now());
+    // From the planned start, so that starting up to TICK_MS late does not make every interval TICK_MS longer.
+    slot.due = Math.max(slot.planned + rt.config.interval, performance.now());
     if (slot.index < 0) this.push(slot);
     else this.update(slot);
     this.arm();
