@@ -2,7 +2,7 @@
 // regular), a check never overlaps itself (a slow run delays only its own next run), and one slow check never
 // delays the others. Each result goes through the check's state machine.
 import { getEventListeners } from 'node:events';
-import { probeFailure, startProbe } from './kinds';
+import { fastConnect, probeFailure, runFast, startProbe, type FastConnect } from './kinds';
 import { ProbeTimeout } from './kinds/common';
 import { initialState, nextState, type CheckState, type Health } from './state';
 import type { CheckConfig, ProbeConfig, ProbeResult } from './types';
@@ -59,6 +59,11 @@ interface Slot {
   at: number;
   /** Aborts the run in flight (timeout, stop). Reused by the next run unless it aborted. */
   controller?: AbortController;
+  /**
+   * A plain tcp connect check on the fast path runs here instead, timed out by cancel() at the deadline: no
+   * AbortSignal listener or promise per run. Undefined until the first run, null when the check has none.
+   */
+  fast?: FastConnect | null;
   onResult: (r: ProbeResult) => void;
   onError: (err: unknown) => void;
 }
@@ -124,7 +129,11 @@ export class Scheduler {
     clearTimeout(this.timer);
     this.timer = undefined;
     const reason = new Error('shutting down');
-    for (const slot of this.slots) if (slot.rt.running) slot.controller?.abort(reason);
+    for (const slot of this.slots) {
+      if (!slot.rt.running) continue;
+      if (slot.fast?.running) slot.fast.cancel(reason);
+      else slot.controller?.abort(reason);
+    }
     if (this.inflight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
   }
 
@@ -139,7 +148,9 @@ export class Scheduler {
       if (slot.rt.running) {
         // Past its deadline: abort; the probe resolves with "timed out after N ms …" and finish() reschedules.
         this.remove(slot);
-        slot.controller?.abort(new ProbeTimeout(slot.rt.probe.timeout));
+        const timeout = new ProbeTimeout(slot.rt.probe.timeout);
+        if (slot.fast?.running) slot.fast.cancel(timeout);
+        else slot.controller?.abort(timeout);
       } else {
         this.run(slot, now);
       }
@@ -165,9 +176,15 @@ export class Scheduler {
     slot.at = Date.now();
     slot.due = now + rt.probe.timeout;
     this.update(slot);
+    this.inflight++;
+    if (slot.fast === undefined) slot.fast = fastConnect(rt.probe, slot.onResult) ?? null;
+    if (slot.fast) {
+      // May finish (an immediate error) before it returns; everything above is already in place for that.
+      if (runFast(slot.fast)) return;
+      slot.fast = null;
+    }
     // A controller per run was 5% of serve's CPU at a thousand runs a second (creating an AbortSignal is slow).
     slot.controller ??= new AbortController();
-    this.inflight++;
     startProbe(rt.probe, slot.controller.signal).then(slot.onResult, slot.onError);
   }
 
@@ -175,7 +192,7 @@ export class Scheduler {
     const rt = slot.rt;
     rt.running = false;
     // An aborted signal cannot be reused; nor one a probe left a listener on (it would pile up run after run).
-    const signal = slot.controller?.signal;
+    const signal = slot.fast ? undefined : slot.controller?.signal;
     if (signal && (signal.aborted || getEventListeners(signal, 'abort').length > 0)) slot.controller = undefined;
     this.inflight--;
     if (this.stopped) {

@@ -12,7 +12,11 @@ export class ProbeTimeout extends Error {
 
 /** Why an aborted probe stopped, e.g. "timed out after 1000 ms while connecting". */
 export function abortMessage(signal: AbortSignal, phase?: string): string {
-  const reason: unknown = signal.reason;
+  return abortReasonMessage(signal.reason, phase);
+}
+
+/** The same for the reason itself (a ProbeTimeout, or anything else for a shutdown), when there is no signal. */
+export function abortReasonMessage(reason: unknown, phase?: string): string {
   const base = reason instanceof ProbeTimeout ? reason.message : 'aborted (shutting down)';
   return phase ? `${base} while ${phase}` : base;
 }

@@ -2,6 +2,9 @@
 // undici or net-ping) and enforces the timeout through the AbortSignal every probe honours.
 import type { Probe, ProbeConfig, ProbeResult, Target } from '../types';
 import { ProbeTimeout } from './common';
+import type { FastConnect } from './tcp-fastpath';
+
+export type { FastConnect };
 
 type AnyProbe = Probe<Target>;
 const loaded = new Map<Target['kind'], AnyProbe>();
@@ -73,6 +76,23 @@ export function probeFailure(err: unknown, start: number): ProbeResult {
 /** serve: plain tcp connect checks use Node's TCP handle directly. Returns why not, or undefined when on. */
 export function enableTcpFastPath(): Promise<string | undefined> {
   return (require('./tcp') as typeof import('./tcp')).enableTcpFastPath(); // eslint-disable-line @typescript-eslint/no-require-imports
+}
+
+let tcp: typeof import('./tcp') | undefined;
+
+/**
+ * serve: for a plain tcp connect check on the fast path, a runner the scheduler starts and times out itself,
+ * with no AbortSignal, promise or listener per run; undefined for every other check (run those with startProbe).
+ */
+export function fastConnect(cfg: ProbeConfig, done: (r: ProbeResult) => void): FastConnect | undefined {
+  if (cfg.kind !== 'tcp') return undefined;
+  tcp ??= require('./tcp') as typeof import('./tcp'); // eslint-disable-line @typescript-eslint/no-require-imports
+  return tcp.fastConnect(cfg, done);
+}
+
+/** Starts a fastConnect() runner; false when the fast path turned out unusable (it is off now): use startProbe. */
+export function runFast(conn: FastConnect): boolean {
+  return tcp!.runFast(conn);
 }
 
 /** Releases what probes hold open between runs (ICMP raw sockets), so a one-shot process can exit. */

@@ -1,8 +1,8 @@
 // Plain TCP connect checks (no send, expect or TLS) on Node's own TCP handle, as node:net drives it underneath,
 // without a net.Socket's streams and events around it: serve runs a thousand of these a second.
 import { getSystemErrorName } from 'node:util';
-import type { Detail, ProbeResult, TcpTarget } from '../types';
-import { abortMessage, describeError, elapsed, result } from './common';
+import type { ProbeResult, TcpTarget } from '../types';
+import { abortMessage, abortReasonMessage, describeError, elapsed, result } from './common';
 
 /** The part of `process.binding('tcp_wrap')` used here (Node 20 and 22: the same calls node:net makes). */
 interface TcpHandle {
@@ -55,58 +55,116 @@ export function loadBinding(): string | undefined {
 export class FastPathUnusable extends Error {}
 
 /**
- * Connects to an IP address and closes with RST, resolving the same result the net.Socket path gives:
- * "connected" with connect_ms, or the same wording for refused, unreachable, timed out while connecting.
+ * One check's plain connect, reusable run after run with no promise, closure or abort listener per run: serve's
+ * scheduler starts it and, at the deadline or on shutdown, cancels it itself. `done` gets exactly one result per
+ * started run: "connected" with connect_ms, or the net.Socket path's wording for refused, unreachable, timed out.
+ */
+export class FastConnect {
+  /** The run in flight: its request (a late completion of a cancelled one is ignored) and handle. */
+  private req?: ConnectReq;
+  private handle?: TcpHandle;
+  private start = 0;
+
+  constructor(
+    private readonly cfg: TcpTarget,
+    private readonly family: 4 | 6,
+    private readonly done: (r: ProbeResult) => void,
+  ) {}
+
+  get running(): boolean {
+    return this.req !== undefined;
+  }
+
+  /**
+   * Starts a run; `done` may be called before this returns (an immediate error). Throws FastPathUnusable,
+   * before anything started, when the binding behaves unlike the one this was written for.
+   */
+  run(): void {
+    const b = binding;
+    if (!b) throw new FastPathUnusable('binding not loaded');
+    const cfg = this.cfg;
+    this.start = performance.now();
+    const req = new b.TCPConnectWrap() as ConnectReq & { owner?: FastConnect };
+    let handle: TcpHandle;
+    let err: unknown;
+    try {
+      handle = new b.TCP(b.constants.SOCKET);
+      err = this.family === 4 ? handle.connect(req, cfg.host, cfg.port) : handle.connect6(req, cfg.host, cfg.port);
+    } catch (e) {
+      throw new FastPathUnusable(`TCP handle connect threw: ${(e as Error)?.message ?? String(e)}`);
+    }
+    if (typeof err !== 'number') {
+      handle.close();
+      throw new FastPathUnusable(`TCP handle connect returned ${typeof err}, expected a number`);
+    }
+    if (err !== 0) {
+      handle.close();
+      return this.done(this.failed(describeError(connectError(err, cfg), cfg.host)));
+    }
+    req.owner = this;
+    req.oncomplete = afterConnect;
+    this.req = req;
+    this.handle = handle;
+  }
+
+  /**
+   * Ends the run in flight with a failure worded as an abort with this reason would be: "timed out after
+   * 1000 ms while connecting" for a ProbeTimeout, "aborted (shutting down) while connecting" otherwise.
+   * No-op when idle.
+   */
+  cancel(reason: unknown): void {
+    const handle = this.handle;
+    if (!handle) return;
+    this.req = this.handle = undefined;
+    handle.close(); // libuv then completes the connect request with ECANCELED, which afterConnect ignores
+    this.done(this.failed(abortReasonMessage(reason, 'connecting')));
+  }
+
+  /** @internal the connect request of the run in flight completed. */
+  completed(req: ConnectReq, status: number): void {
+    const handle = this.handle;
+    if (req !== this.req || !handle) return;
+    this.req = this.handle = undefined;
+    if (status === 0) {
+      const connect_ms = elapsed(this.start);
+      // RST, as the net path's resetAndDestroy(): no TIME_WAIT socket left per check.
+      if (handle.reset() !== 0) handle.close();
+      this.done({ ok: true, duration_ms: elapsed(this.start), message: 'connected', detail: { address: this.cfg.host, connect_ms } });
+    } else {
+      handle.close();
+      this.done(this.failed(describeError(connectError(status, this.cfg), this.cfg.host)));
+    }
+  }
+
+  private failed(message: string): ProbeResult {
+    return result(this.start, false, message, { address: this.cfg.host });
+  }
+}
+
+/** TCPConnectWrap's oncomplete, called on the request with (status, handle, req, readable, writable). */
+function afterConnect(this: ConnectReq & { owner?: FastConnect }, status: number): void {
+  this.owner?.completed(this, status);
+}
+
+/**
+ * The Probe-shaped form of FastConnect (one-shot runs, the self-test): connects to an IP address and closes with
+ * RST, resolving the same result the net.Socket path gives.
  */
 export function connectCheck(cfg: TcpTarget, family: 4 | 6, signal: AbortSignal): Promise<ProbeResult> {
-  const b = binding;
-  if (!b) throw new FastPathUnusable('binding not loaded');
-  const start = performance.now();
-  const detail: Detail = { address: cfg.host };
-  if (signal.aborted) return Promise.resolve(result(start, false, abortMessage(signal, 'connecting'), detail));
-
-  let handle: TcpHandle;
-  const req = new b.TCPConnectWrap();
-  let err: unknown;
-  try {
-    handle = new b.TCP(b.constants.SOCKET);
-    err = family === 4 ? handle.connect(req, cfg.host, cfg.port) : handle.connect6(req, cfg.host, cfg.port);
-  } catch (e) {
-    throw new FastPathUnusable(`TCP handle connect threw: ${(e as Error)?.message ?? String(e)}`);
-  }
-  if (typeof err !== 'number') {
-    handle.close();
-    throw new FastPathUnusable(`TCP handle connect returned ${typeof err}, expected a number`);
-  }
-  if (err !== 0) {
-    handle.close();
-    return Promise.resolve(result(start, false, describeError(connectError(err, cfg), cfg.host), detail));
-  }
-
-  return new Promise((resolve) => {
-    let done = false;
-    const onAbort = (): void => {
-      if (done) return;
-      done = true;
-      handle.close(); // libuv then completes the connect request with ECANCELED, which is ignored below
-      resolve(result(start, false, abortMessage(signal, 'connecting'), detail));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    req.oncomplete = (status: number): void => {
-      if (done) return;
-      done = true;
-      signal.removeEventListener('abort', onAbort);
-      if (status === 0) {
-        detail.connect_ms = elapsed(start);
-        // RST, as the net path's resetAndDestroy(): no TIME_WAIT socket left per check.
-        if (handle.reset() !== 0) handle.close();
-        resolve(result(start, true, 'connected', detail));
-      } else {
-        handle.close();
-        resolve(result(start, false, describeError(connectError(status, cfg), cfg.host), detail));
-      }
-    };
+  if (!binding) throw new FastPathUnusable('binding not loaded');
+  if (signal.aborted) return Promise.resolve(result(performance.now(), false, abortMessage(signal, 'connecting'), { address: cfg.host }));
+  let resolve: ((r: ProbeResult) => void) | undefined;
+  let settled: ProbeResult | undefined;
+  const onAbort = (): void => conn.cancel(signal.reason);
+  const conn = new FastConnect(cfg, family, (r) => {
+    signal.removeEventListener('abort', onAbort);
+    if (resolve) resolve(r);
+    else settled = r;
   });
+  conn.run(); // throws FastPathUnusable synchronously, for the caller to fall back
+  if (settled) return Promise.resolve(settled);
+  signal.addEventListener('abort', onAbort, { once: true });
+  return new Promise((r) => (resolve = r));
 }
 
 /** The error node:net would raise for this uv status, so describeError words it the same way. */

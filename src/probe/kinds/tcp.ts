@@ -7,6 +7,7 @@ import { abortMessage, checkCertificate, describeError, elapsed, excerpt, ProbeT
 const MAX_READ = 64 * 1024;
 
 type FastPath = typeof import('./tcp-fastpath');
+type FastConnect = import('./tcp-fastpath').FastConnect;
 /** Set by enableTcpFastPath() (serve); one-shot commands never load the fast path. */
 let fast: FastPath | undefined;
 
@@ -60,21 +61,51 @@ async function selfTest(m: FastPath): Promise<string | undefined> {
   return undefined;
 }
 
+/** The address family when this check can take the fast path (on, plain connect, IP address), else undefined. */
+function fastFamily(cfg: TcpTarget): 4 | 6 | undefined {
+  if (!fast || cfg.send !== undefined || cfg.expect !== undefined || cfg.tls) return undefined;
+  const family = isIP(cfg.host);
+  return family === 4 || family === 6 ? family : undefined;
+}
+
+/** The fast path threw FastPathUnusable: net.connect from now on. Rethrows anything else. */
+function fastPathFailed(err: unknown): void {
+  if (!fast || !(err instanceof fast.FastPathUnusable)) throw err;
+  fast = undefined; // this Node's handle differs from what the fast path expects
+  process.emitWarning(`sidekick-probe: TCP fast path turned off, using net.connect: ${err.message}`);
+}
+
 export const tcpProbe: Probe<TcpTarget> = (cfg, signal) => {
-  if (fast && cfg.send === undefined && cfg.expect === undefined && !cfg.tls) {
-    const family = isIP(cfg.host);
-    if (family === 4 || family === 6) {
-      try {
-        return fast.connectCheck(cfg, family, signal);
-      } catch (err) {
-        if (!(err instanceof fast.FastPathUnusable)) throw err;
-        fast = undefined; // this Node's handle differs from what the fast path expects: net.connect from now on
-        process.emitWarning(`sidekick-probe: TCP fast path turned off, using net.connect: ${err.message}`);
-      }
+  const family = fastFamily(cfg);
+  if (family) {
+    try {
+      return fast!.connectCheck(cfg, family, signal);
+    } catch (err) {
+      fastPathFailed(err);
     }
   }
   return netProbe(cfg, signal);
 };
+
+/**
+ * For serve's scheduler: a connect runner reused run after run, which the scheduler times out itself (cancel()),
+ * when this check can take the fast path; undefined when it runs as tcpProbe.
+ */
+export function fastConnect(cfg: TcpTarget, done: (r: ProbeResult) => void): FastConnect | undefined {
+  const family = fastFamily(cfg);
+  return family ? new fast!.FastConnect(cfg, family, done) : undefined;
+}
+
+/** Starts a run of a fastConnect() runner; false when the fast path turned out unusable (now off): run tcpProbe. */
+export function runFast(conn: FastConnect): boolean {
+  try {
+    conn.run();
+    return true;
+  } catch (err) {
+    fastPathFailed(err);
+    return false;
+  }
+}
 
 const netProbe: Probe<TcpTarget> = (cfg, signal) =>
   new Promise((resolve) => {
