@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError, UsageError } from './errors';
+import { REDACTED, isSecretKey, safeUrl } from './redact';
 import { DURATION_EXPECTED, SIZE_EXPECTED, parseDuration, parseSize } from './units';
 
 export type KeyPath = string; // "es.urls", "checks.0.interval"
@@ -142,20 +143,6 @@ export function parseHostPort(text: string, defaultHost = '0.0.0.0'): HostPort |
   return { host: m[1] ?? (m[2] || defaultHost), port };
 }
 
-/** Parses a duration given on the command line; throws a UsageError naming the flag. */
-export function durationFlag(flag: string, text: string): number {
-  const ms = parseDuration(text);
-  if (ms === undefined) throw new UsageError(`flag ${flag}: ${JSON.stringify(text)} is not valid; expected ${DURATION_EXPECTED}`);
-  return ms;
-}
-
-/** Parses a size given on the command line; throws a UsageError naming the flag. */
-export function sizeFlag(flag: string, text: string): number {
-  const bytes = parseSize(text);
-  if (bytes === undefined) throw new UsageError(`flag ${flag}: ${JSON.stringify(text)} is not valid; expected ${SIZE_EXPECTED}`);
-  return bytes;
-}
-
 // ---- internals ----
 
 function coerceEnv(name: string, raw: string, kind: NonNullable<EnvBinding['kind']>): unknown {
@@ -184,9 +171,15 @@ function describeIssue(issue: z.core.$ZodIssue, path: string[], merged: Tree): s
     return `${key ? key + ': ' : ''}unknown key ${keys}`;
   }
   const value = getPath(merged, path);
-  const shown = value === undefined ? 'missing' : `${JSON.stringify(value)} is not valid`;
+  const shown = value === undefined ? 'missing' : `${printable(path, value)} is not valid`;
   const expected = issue.message.replace(/^Invalid input: /, '').replace(/^Invalid option: /, '');
   return `${key || '(top level)'}: ${shown}; ${expected}`;
+}
+
+/** A value as an error may show it: a secret key's value never, a URL without its credentials. */
+function printable(path: string[], value: unknown): string {
+  if (path.some(isSecretKey)) return REDACTED;
+  return JSON.stringify(typeof value === 'string' && value.includes('@') ? safeUrl(value) : value);
 }
 
 function formatPath(path: string[]): string {

@@ -2,12 +2,12 @@
 // values under secret-looking key names are redacted wherever they appear.
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
+import { REDACTED } from './redact';
 
 export type { Logger };
 
-const SECRET_KEY = /pass(word)?|secret|token|api_?key|authorization|credential|private_?key/i;
 const SECRET_KEYS = ['password', 'passwd', 'secret', 'token', 'api_key', 'apiKey', 'authorization', 'Authorization', 'credentials'];
-export const REDACTED = '[redacted]';
+export { REDACTED, redactSecrets, safeUrl } from './redact';
 
 export interface LogOptions {
   name: string;
@@ -32,33 +32,6 @@ export function createLogger(opts: LogOptions): Logger {
     },
     text ? textStream(dest) : (dest as NodeJS.WritableStream),
   );
-}
-
-/** A copy of a value with every secret-looking key's value replaced, for printing configuration. */
-export function redactSecrets<T>(value: T): T {
-  if (Array.isArray(value)) return value.map((v) => redactSecrets(v)) as T;
-  if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) {
-      out[k] = SECRET_KEY.test(k) && !/_file$/i.test(k) && v !== undefined ? REDACTED : redactSecrets(v);
-    }
-    return out as T;
-  }
-  return value;
-}
-
-/** Removes user:password@ from a URL so it can be logged. */
-export function safeUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.username || u.password) {
-      u.username = u.username ? REDACTED : '';
-      u.password = '';
-    }
-    return u.toString();
-  } catch {
-    return url.replace(/\/\/[^@/]*@/, '//');
-  }
 }
 
 function textStream(dest: NodeJS.WritableStream): Writable {

@@ -7,6 +7,7 @@ import { duration, hostPort, loadConfig, size } from '../../src/common/config';
 import { ConfigError, UsageError } from '../../src/common/errors';
 
 const schema = z.strictObject({
+  auth: z.strictObject({ password: z.string().min(12), api_key: z.string().optional() }).optional(),
   es: z.strictObject({ urls: z.array(z.string().url()).default(['http://127.0.0.1:9200']), index: z.string().default('logs-sidekick-default') }).default({ urls: ['http://127.0.0.1:9200'], index: 'logs-sidekick-default' }),
   interval: duration().default(5000),
   max_line: size().default(1024 * 1024),
@@ -112,6 +113,15 @@ describe('loadConfig errors', () => {
     expect(err.message).toContain('"lots"');
     expect(err.message).toMatch(/expected a size such as 512KiB/);
     expect(err.message).toContain('es.urls[0]');
+  });
+
+  it('never shows a secret: a secret key\'s value is redacted, a URL loses its credentials', () => {
+    const file = yamlFile('auth:\n  password: hunter2\nes:\n  urls: ["http://elastic:s3cret@es 9200"]\n');
+    const err = errorOf(() => loadConfig(schema, { file, env: {} }));
+    expect(err.message).toContain('auth.password: [redacted] is not valid');
+    expect(err.message).toContain('es.urls[0]');
+    expect(err.message).not.toContain('hunter2');
+    expect(err.message).not.toContain('s3cret');
   });
 
   it('reports a YAML syntax error with the file, line and column', () => {
