@@ -46,6 +46,16 @@ function client(o: SocketOpts): RuntimeClient {
   return new RuntimeClient({ address: o.socket, mode: o.socketMode, timeoutMs: o.timeout });
 }
 
+/** Runs the commands of a one-off CLI call, then closes the session so a `prompt` connection does not keep the process alive. */
+async function withClient<T>(o: SocketOpts, fn: (api: RuntimeClient) => Promise<T>): Promise<T> {
+  const api = client(o);
+  try {
+    return await fn(api);
+  } finally {
+    api.close();
+  }
+}
+
 export function haproxyCommand(name = 'sidekick-haproxy'): Command {
   const program = newCommand(name, "Reads HAProxy's runtime API: server states as a table, JSON or Prometheus text; a watch that emits state-change events; admin state changes.", [
     `${name} show --socket /run/haproxy/admin.sock`,
@@ -76,9 +86,9 @@ function showCommand(prog: string): Command {
     .action(async (o: SocketOpts & { json?: boolean; prom?: boolean; backend?: string; servers?: boolean; admin?: boolean }) => {
       if (o.json && o.prom) throw new UsageError('--json and --prom cannot be used together; choose one output format');
       if (o.admin && o.prom) throw new UsageError('--admin adds fields to the table and to --json, not to --prom; leave one out');
-      const api = client(o);
-      const table = parseStat(await api.command('show stat'));
-      const admin = o.admin ? adminByServer(parseServersState(await api.command('show servers state'))) : undefined;
+      const [statText, stateText] = await withClient(o, async (api) => [await api.command('show stat'), o.admin ? await api.command('show servers state') : undefined]);
+      const table = parseStat(statText);
+      const admin = stateText === undefined ? undefined : adminByServer(parseServersState(stateText));
       table.rows = table.rows.filter((r) => (o.backend === undefined || r.proxy === o.backend) && (!o.servers || r.type === 'server'));
       if (o.backend !== undefined && table.rows.length === 0) {
         throw new UsageError(`--backend ${JSON.stringify(o.backend)}: no such proxy${o.servers ? ' with servers' : ''} in HAProxy's show stat`);
@@ -128,7 +138,7 @@ function infoCommand(prog: string): Command {
   withSocketOptions(cmd)
     .option('--json', 'print every key as a JSON object, numbers typed')
     .action(async (o: SocketOpts & { json?: boolean }) => {
-      const info = parseInfo(await client(o).command('show info'));
+      const info = parseInfo(await withClient(o, (api) => api.command('show info')));
       if (o.json) {
         process.stdout.write(JSON.stringify(info.values, null, 2) + '\n');
         return;
@@ -284,7 +294,7 @@ function setCommand(prog: string): Command {
         throw new UsageError(`BACKEND/SERVER ${JSON.stringify(target)} is not valid; expected a backend and a server name separated by "/", such as app/web1`);
       }
       if (!(SET_STATES as readonly string[]).includes(state)) throw new UsageError(`state ${JSON.stringify(state)} is not valid; expected one of ${SET_STATES.join(', ')}`);
-      const reply = (await client(o).command(`set server ${target} state ${state}`)).trim();
+      const reply = (await withClient(o, (api) => api.command(`set server ${target} state ${state}`))).trim();
       // HAProxy answers nothing on success and a sentence ("No such server.") on failure.
       if (reply !== '') throw new Error(`HAProxy refused to set ${target} to ${state}: ${reply}`);
       process.stdout.write(`${target}: admin state set to ${state}\n`);

@@ -90,6 +90,15 @@ d('sidekick-haproxy CLI', () => {
     expect(JSON.parse(res.stdout)).toMatchObject({ Name: 'HAProxy', Pid: expect.any(Number) });
   });
 
+  test('show, info and set in prompt mode close their session and exit (HAProxy would keep it open for its stats timeout, 10 s here)', async () => {
+    for (const args of [['show', '--json'], ['info'], ['set', 'app/web2', 'ready']]) {
+      const started = Date.now();
+      const res = await run(...args, '--socket', hap.adminSocket, '--socket-mode', 'prompt');
+      expect([args[0], res.status]).toEqual([args[0], 0]);
+      expect(Date.now() - started).toBeLessThan(5000);
+    }
+  });
+
   test('show --admin tells who put a server in maintenance (show servers state joined onto show stat)', async () => {
     expect((await run('set', 'app/web1', 'maint', '--socket', hap.adminSocket)).status).toBe(0);
     try {
