@@ -99,6 +99,29 @@ describeWithEngine('sidekick-ship with real files', () => {
     expect(afterId).not.toBe(firstId);
   });
 
+  test('copytruncate with lines written (and read) between the copy and the truncation stores each line once', async () => {
+    const index = uniqueName('ship-copytrunc-late');
+    const file = join(dir, 'app.log');
+    const first = lines('before', 0, 300);
+    write(file, first);
+    run = startShipper({ dir, esUrl: engine.url, index, paths: [join(dir, 'app.log*')] });
+    await waitForCount(index, first.length);
+    copyFileSync(file, join(dir, 'app.log.1'));
+    // The application writes on after the copy; the shipper reads these before logrotate truncates,
+    // so it has read past the end of the copy.
+    const between = lines('between', 0, 20);
+    write(file, between);
+    await waitForCount(index, first.length + between.length);
+    truncateSync(file, 0);
+    const after = lines('after', 0, 50);
+    write(file, after);
+    const expected = [...first, ...between, ...after];
+    await waitForCount(index, expected.length, 40_000);
+    await waitForLog(run, 'recognised a copy of known content (copytruncate)', 1, 20_000);
+    await sleep(1500);
+    expectExactlyOnce(await allDocs(index), expected);
+  });
+
   test('truncation in place restarts at offset 0 with a new identity', async () => {
     const index = uniqueName('ship-trunc');
     const file = join(dir, 'app.log');

@@ -42,6 +42,7 @@ export interface InputSink {
 export class Input {
   private readonly tailers = new Map<string, Tailer>(); // by dev:ino
   private readonly deferred = new Map<string, number>(); // path -> when it was first deferred
+  private readonly truncatedAt = new Map<string, number>(); // key -> when its tailer saw it truncated
   private timer: NodeJS.Timeout | undefined;
   private scanning: Promise<void> | undefined;
   private stopped = false;
@@ -166,6 +167,7 @@ export class Input {
         this.logger.warn({ path: f.path, err: String(err) }, 'cannot open file');
       });
     }
+    for (const [key, at] of this.truncatedAt) if (Date.now() - at > this.opts.deferMs) this.truncatedAt.delete(key);
     const inUse = new Set([...this.tailers.values()].map((t) => t.key));
     const forgotten = this.registry.cleanup(this.opts.forgetAfterMs, inUse);
     if (forgotten.length > 0) this.logger.debug({ keys: forgotten }, 'forgot files not seen for long');
@@ -233,13 +235,19 @@ export class Input {
           break;
         }
         // The content whose original was truncated or replaced: continue it here. A file shorter than
-        // what was read of that content is not its copy (only the head is alike): it is read as new.
+        // what was read of that content is taken for its copy only when we saw that content truncated
+        // moments ago (copytruncate with lines written, and read, between the copy and the truncation):
+        // everything in it was read already. Otherwise it only shares the head: it is read as new.
         const resume = this.sink.resumeAt(e.key) ?? e.offset;
-        if (size < resume) continue;
+        const cutAt = this.truncatedAt.get(e.key);
+        const justCut = e.detached === true && cutAt !== undefined && now - cutAt <= this.opts.deferMs;
+        const start = justCut && size < resume ? size : resume;
+        if (size < start) continue;
+        this.truncatedAt.delete(e.key);
         this.deferred.delete(path);
-        this.logger.info({ path, key: e.key, from: e.path }, 'recognised a copy of known content (copytruncate)');
+        this.logger.info({ path, key: e.key, from: e.path, offset: start }, 'recognised a copy of known content (copytruncate)');
         this.registry.update(e.key, { path, dev, ino, detached: false, seen: now });
-        return { state: e, start: resume };
+        return { state: e, start };
       }
     }
     this.deferred.delete(path);
@@ -252,6 +260,7 @@ export class Input {
 
   private truncated(t: Tailer): FileIdentity {
     this.registry.update(t.key, { detached: true });
+    this.truncatedAt.set(t.key, Date.now());
     const key = mintKey(t.file.dev, t.file.ino);
     this.registry.set({ key, path: t.path, dev: t.file.dev, ino: t.file.ino, fp: '', fpLen: 0, offset: 0, seen: Date.now() });
     this.logger.info({ path: t.path, old_key: t.key, key, read: t.pos }, 'file truncated; reading it from its start as new content');
