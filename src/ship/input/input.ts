@@ -234,13 +234,15 @@ export class Input {
           }
           break;
         }
+        // A file closed at its end (not truncated) still holds its content: a file sharing its head is other content.
+        if (!e.detached) continue;
         // The content whose original was truncated or replaced: continue it here. A file shorter than
         // what was read of that content is taken for its copy only when we saw that content truncated
         // moments ago (copytruncate with lines written, and read, between the copy and the truncation):
         // everything in it was read already. Otherwise it only shares the head: it is read as new.
         const resume = this.sink.resumeAt(e.key) ?? e.offset;
         const cutAt = this.truncatedAt.get(e.key);
-        const justCut = e.detached === true && cutAt !== undefined && now - cutAt <= this.opts.deferMs;
+        const justCut = cutAt !== undefined && now - cutAt <= this.opts.deferMs;
         const start = justCut && size < resume ? size : resume;
         if (size < start) continue;
         this.truncatedAt.delete(e.key);
