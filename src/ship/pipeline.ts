@@ -79,7 +79,9 @@ export class Pipeline {
   private timer: NodeJS.Timeout | undefined;
   /** Memory held by lines accepted and not yet settled. */
   private pending = 0;
-  private roomWaiters: (() => void)[] = [];
+  /** Memory promised to reads under way (see room()). */
+  private reserved = 0;
+  private readonly roomWaiters: { bytes: number; admit: () => void }[] = [];
   private idleWaiters: (() => void)[] = [];
   /** File bytes settled since start (progress bar). */
   settledBytes = 0;
@@ -140,9 +142,37 @@ export class Pipeline {
     this.bytesReadTotal += n;
   }
 
-  room(): Promise<void> | undefined {
-    if (this.pending < this.opts.budgetBytes) return undefined;
-    return new Promise((resolve) => this.roomWaiters.push(resolve));
+  /**
+   * Reserves `bytes` (what one read is expected to cost) before a read, so that many files read at once
+   * stay within the budget: undefined when reserved now, else resolves once reserved, first come first
+   * served. A read is admitted when it fits, or when no other read is under way and the budget is not
+   * spent (a budget smaller than one read still lets one reader go on). Give the bytes back with release().
+   */
+  room(bytes = 0): Promise<void> | undefined {
+    if (this.roomWaiters.length === 0 && this.fits(bytes)) {
+      this.reserved += bytes;
+      return undefined;
+    }
+    return new Promise((resolve) => this.roomWaiters.push({ bytes, admit: resolve }));
+  }
+
+  /** The read reserved by room() is over: its lines, if any, are counted in pending now. */
+  release(bytes: number): void {
+    this.reserved -= bytes;
+    this.admitWaiters();
+  }
+
+  private fits(bytes: number): boolean {
+    const budget = this.opts.budgetBytes;
+    return this.pending + this.reserved + bytes <= budget || (this.reserved === 0 && this.pending < budget);
+  }
+
+  private admitWaiters(): void {
+    while (this.roomWaiters.length > 0 && this.fits(this.roomWaiters[0].bytes)) {
+      const w = this.roomWaiters.shift()!;
+      this.reserved += w.bytes;
+      w.admit();
+    }
   }
 
   /** Memory held by lines read and not yet settled. */
@@ -223,11 +253,7 @@ export class Pipeline {
     }
     this.pending -= b.cost;
     this.settledBytes += b.fileBytes;
-    if (this.pending < this.opts.budgetBytes && this.roomWaiters.length > 0) {
-      const w = this.roomWaiters;
-      this.roomWaiters = [];
-      for (const f of w) f();
-    }
+    this.admitWaiters();
   }
 }
 

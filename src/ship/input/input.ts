@@ -31,7 +31,8 @@ export interface InputOptions extends TailOptions {
 /** What the input needs from the pipeline. */
 export interface InputSink {
   line(line: Line): void;
-  room(): Promise<void> | undefined;
+  room(bytes: number): Promise<void> | undefined;
+  release(bytes: number): void;
   /** Every line of the key before pos has been handed over. */
   consumed(key: string, pos: number): void;
   /** Where reading of a key that is still being settled should resume (its read position), if known. */
@@ -189,7 +190,8 @@ export class Input {
       const file: FileIdentity = { key: state.key, dev: st.dev, ino: st.ino };
       const tailer = new Tailer(fh, file, path, start, st.size, fp, this.opts, {
         line: (l) => this.sink.line(l),
-        room: () => this.sink.room(),
+        room: (bytes) => this.sink.room(bytes),
+        release: (bytes) => this.sink.release(bytes),
         bytesRead: (n) => this.sink.bytesRead(n),
         consumed: (t, pos) => this.sink.consumed(t.key, pos),
         truncated: (t) => this.truncated(t),

@@ -13,8 +13,12 @@ export interface TailHooks {
   line(line: Line): void;
   /** Called after each chunk with the offset up to which every line has been handed over. */
   consumed(tailer: Tailer, pos: number): void;
-  /** Resolves when the pipeline has room for more bytes (backpressure); undefined when it has room now. */
-  room(): Promise<void> | undefined;
+  /**
+   * Reserves memory for one read (backpressure): undefined when reserved now, else resolves once reserved.
+   * Every reservation is given back with release() once the read's lines are handed over.
+   */
+  room(bytes: number): Promise<void> | undefined;
+  release(bytes: number): void;
   /** The file shrank or its head changed: returns the identity to continue with from offset 0. */
   truncated(tailer: Tailer): FileIdentity;
   /** The head fingerprint grew (the file was shorter than FINGERPRINT_BYTES when first seen). */
@@ -24,6 +28,9 @@ export interface TailHooks {
   failed(tailer: Tailer, err: unknown): void;
   closed(tailer: Tailer): void;
 }
+
+/** Memory the lines of one full buffer hold while they wait (documents, texts, objects), per byte read. */
+const READ_COST_FACTOR = 4;
 
 export interface TailOptions {
   maxLine: number;
@@ -109,23 +116,31 @@ export class Tailer {
 
   private async run(): Promise<void> {
     const buf = Buffer.allocUnsafe(this.opts.bufferSize);
+    const readCost = this.opts.bufferSize * READ_COST_FACTOR;
     try {
       while (!this.stopped) {
-        const wait = this.hooks.room();
+        const wait = this.hooks.room(readCost);
         if (wait) {
           // Waiting for room can last as long as the engine is down: a stop must not wait for it.
           await Promise.race([wait, this.stopSignal]);
-          continue;
+          if (this.stopped) break; // the reservation, granted later or not, no longer matters
         }
-        const { bytesRead } = await this.fh.read(buf, 0, buf.length, this.pos);
-        if (this.stopped) break;
+        let bytesRead: number;
+        try {
+          ({ bytesRead } = await this.fh.read(buf, 0, buf.length, this.pos));
+          if (this.stopped) break;
+          if (bytesRead > 0) {
+            this.framer.push(buf, 0, bytesRead, this.pos);
+            this.pos += bytesRead;
+            if (this.pos > this.size) this.size = this.pos;
+            this.lastGrowth = Date.now();
+            this.hooks.bytesRead(bytesRead);
+            this.hooks.consumed(this, this.framer.consumed);
+          }
+        } finally {
+          this.hooks.release(readCost);
+        }
         if (bytesRead > 0) {
-          this.framer.push(buf, 0, bytesRead, this.pos);
-          this.pos += bytesRead;
-          if (this.pos > this.size) this.size = this.pos;
-          this.lastGrowth = Date.now();
-          this.hooks.bytesRead(bytesRead);
-          this.hooks.consumed(this, this.framer.consumed);
           if (this.fp.len < FINGERPRINT_BYTES && this.pos > this.fp.len) await this.growFingerprint();
           continue;
         }

@@ -1,0 +1,56 @@
+// The pipeline's memory budget: reads are admitted by reserving what they are expected to cost, so that
+// many files read at once stay within it.
+import { createLogger } from '../../src/common/log';
+import { FileRegistry } from '../../src/ship/input/registry';
+import { makeEncoder } from '../../src/ship/output/encoder';
+import { Pipeline } from '../../src/ship/pipeline';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const logger = createLogger({ name: 'test', level: 'silent' });
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'ship-pipe-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function pipeline(budgetBytes: number): Pipeline {
+  return new Pipeline({
+    send: async (docs) => docs.map(() => 'created' as const),
+    encode: makeEncoder({ hostName: 'h', agentVersion: 't' }),
+    maxDocs: 100,
+    maxBytes: 1 << 20,
+    maxLatencyMs: 10,
+    concurrency: 2,
+    budgetBytes,
+    registry: FileRegistry.load(join(dir, 'state'), logger),
+    logger,
+  });
+}
+
+test('many readers asking at once are admitted only as far as the budget allows, the rest one by one as reads end', async () => {
+  const p = pipeline(1024 * 1024);
+  const cost = 512 * 1024;
+  const admitted: number[] = [];
+  const asks = Array.from({ length: 10 }, (_, i) => {
+    const wait = p.room(cost);
+    if (!wait) admitted.push(i);
+    else void wait.then(() => admitted.push(i));
+  });
+  expect(asks).toHaveLength(10);
+  await Promise.resolve();
+  expect(admitted).toEqual([0, 1]);
+  p.release(cost);
+  await new Promise((r) => setImmediate(r));
+  expect(admitted).toEqual([0, 1, 2]);
+});
+
+test('a budget smaller than one read still lets one reader go on at a time', async () => {
+  const p = pipeline(64 * 1024);
+  expect(p.room(512 * 1024)).toBeUndefined();
+  const second = p.room(512 * 1024);
+  expect(second).toBeDefined();
+  p.release(512 * 1024);
+  await expect(second).resolves.toBeUndefined();
+});
