@@ -39,6 +39,20 @@ describeWithEngine('sidekick-ship with real files', () => {
     expectExactlyOnce(await allDocs(index), expected);
   });
 
+  test('--once ships a file whose head is the whole of a file still being read when it is first seen', async () => {
+    const index = uniqueName('ship-once-deferred');
+    const a = lines('shared', 0, 10_000);
+    const b = [...a, ...lines('only-b', 0, 10)];
+    write(join(dir, 'a.log'), a);
+    write(join(dir, 'b.log'), b);
+    const once = startShipper({ dir, esUrl: engine.url, index, paths: [join(dir, '*.log')], once: true });
+    expect(await once.exited).toBe(0);
+    const docs = await allDocs(index);
+    expect(docs.filter((d) => d.path.endsWith('b.log'))).toHaveLength(b.length);
+    expect(docs.filter((d) => d.path.endsWith('a.log'))).toHaveLength(a.length);
+    expect(new Set(docs.map((d) => d.id)).size).toBe(docs.length);
+  });
+
   test('rotation by rename while writing fast loses nothing, including lines written to the old file after the rename', async () => {
     const index = uniqueName('ship-rename');
     const file = join(dir, 'app.log');

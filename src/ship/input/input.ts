@@ -44,6 +44,7 @@ export class Input {
   private readonly tailers = new Map<string, Tailer>(); // by dev:ino
   private readonly deferred = new Map<string, number>(); // path -> when it was first deferred
   private readonly truncatedAt = new Map<string, number>(); // key -> when its tailer saw it truncated
+  private readonly readToEnd = new Set<string>(); // dev:ino of files closed in this --once run
   private timer: NodeJS.Timeout | undefined;
   private scanning: Promise<void> | undefined;
   private stopped = false;
@@ -78,7 +79,14 @@ export class Input {
 
   /** Resolves when every tailer has closed (with --once: every file read to its end). */
   async finished(): Promise<void> {
-    while (this.tailers.size > 0) await Promise.all([...this.tailers.values()].map((t) => t.done));
+    for (;;) {
+      while (this.tailers.size > 0) await Promise.all([...this.tailers.values()].map((t) => t.done));
+      // --once: a file deferred because its head matched a file being read is looked at again now that
+      // the file it matched is closed (files read to their end in this run are not opened again).
+      if (!this.opts.once || this.deferred.size === 0 || this.stopped) return;
+      this.deferred.clear();
+      await this.scan();
+    }
   }
 
   async stop(): Promise<void> {
@@ -150,6 +158,7 @@ export class Input {
       }
       const id = `${st.dev}:${st.ino}`;
       seen.add(id);
+      if (this.readToEnd.has(id)) continue;
       const t = this.tailers.get(id);
       if (t) {
         t.seenAt(path);
@@ -256,7 +265,7 @@ export class Input {
     }
     this.deferred.delete(path);
     const fp = fingerprintOf(head);
-    const atEnd = this.opts.from === 'end' && this.firstScan;
+    const atEnd = this.opts.from === 'end' && (this.firstScan || this.opts.once);
     const state: FileState = { key: mintKey(dev, ino), path, dev, ino, fp: fp.hash, fpLen: fp.len, offset: atEnd ? size : 0, seen: now };
     this.registry.set(state);
     return { state, start: state.offset };
@@ -273,6 +282,7 @@ export class Input {
 
   private closed(id: string, t: Tailer): void {
     if (this.tailers.get(id) === t) this.tailers.delete(id);
+    if (this.opts.once) this.readToEnd.add(id);
     this.registry.update(t.key, { seen: Date.now() });
     if (!this.opts.once && !this.stopped) this.logger.info({ path: t.path, key: t.key, offset: t.pos }, 'closed file');
   }
