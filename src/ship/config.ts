@@ -5,6 +5,11 @@ import { duration, loadConfig, size, type EnvBinding, type FlagValue } from '../
 import { UsageError } from '../common/errors';
 import { readSecret } from '../common/secrets';
 
+/** A size of at least `min` bytes: zero would read nothing (budget, buffer) or spin. */
+const sizeAtLeast = (min: number, label: string) => size().refine((v) => v >= min, `expected at least ${label}`);
+/** A duration of at least `min` ms: zero would turn a timer into a busy loop. */
+const durationAtLeast = (min: number, label: string) => duration().refine((v) => v >= min, `expected at least ${label}`);
+
 const urlList = z
   .array(
     z.string().refine((u) => {
@@ -47,11 +52,11 @@ export const shipSchema = z.strictObject({
   fields: z.record(z.string(), z.unknown()).default({}),
   read: z
     .strictObject({
-      max_line: size().default(1024 * 1024),
-      scan_interval: duration().default(5000),
-      poll_interval: duration().default(1000),
+      max_line: sizeAtLeast(1, '1B').default(1024 * 1024),
+      scan_interval: durationAtLeast(100, '100ms').default(5000),
+      poll_interval: durationAtLeast(10, '10ms').default(1000),
       close_inactive: duration().default(5000),
-      buffer_size: size().default(128 * 1024),
+      buffer_size: sizeAtLeast(1024, '1KiB').default(128 * 1024),
       forget_after: duration().default(7 * 24 * 3600 * 1000),
     })
     .prefault({}),
@@ -63,8 +68,8 @@ export const shipSchema = z.strictObject({
       concurrency: z.number().int().positive().max(64).default(2),
     })
     .prefault({}),
-  memory_budget: size().default(2 * 1024 * 1024),
-  registry_flush: duration().default(1000),
+  memory_budget: sizeAtLeast(64 * 1024, '64KiB').default(2 * 1024 * 1024),
+  registry_flush: durationAtLeast(100, '100ms').default(1000),
   shutdown_grace: duration().default(10_000),
   unhealthy_after: duration().default(60_000),
   policy: z

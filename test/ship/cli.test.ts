@@ -76,6 +76,21 @@ test('an unreadable TLS file exits 2 naming the key and the file', () => {
   expect(r.stderr).toMatch(/es\.ca_file: cannot read .*missing-ca\.pem/);
 });
 
+test.each([
+  ['memory_budget: 0', 'memory_budget'],
+  ['read: { buffer_size: 0 }', 'read.buffer_size'],
+  ['read: { scan_interval: 0 }', 'read.scan_interval'],
+  ['read: { poll_interval: 0s }', 'read.poll_interval'],
+  ['registry_flush: 0', 'registry_flush'],
+])('a zero that would read nothing or spin (%s) exits 2 naming the key', (yaml, key) => {
+  const file = join(dir, 'zero.yml');
+  writeFileSync(file, `paths: [${join(dir, 'none-*.log')}]\nstate_dir: ${join(dir, 'state')}\n${yaml}\n`);
+  const r = ship(['-c', file, '--once']);
+  expect(r.status).toBe(2);
+  expect(r.stderr).toContain(key);
+  expect(r.stderr).toMatch(/expected at least/);
+});
+
 test('the example configuration is valid', () => {
   const { loadShipConfig } = jest.requireActual<typeof import('../../src/ship/config')>('../../src/ship/config');
   const cfg = loadShipConfig({ config: join(__dirname, '../../examples/ship.yml') }, [], {});
