@@ -1,5 +1,5 @@
 // The registry: atomic saves, reload, corrupt files set aside, cleanup of files gone for long.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../../src/common/log';
@@ -68,4 +68,21 @@ test('an unwritable state directory is a usage error naming it', () => {
   const file = join(dir, 'not-a-dir');
   writeFileSync(file, '');
   expect(() => FileRegistry.load(join(file, 'state'), logger)).toThrow(/state directory .*not-a-dir\/state: cannot create it/);
+});
+
+test('a failed save is tried again by the next autosave', async () => {
+  const state = join(dir, 'state');
+  const reg = FileRegistry.load(state, logger);
+  reg.set(entry('a'));
+  mkdirSync(join(state, `${REGISTRY_FILE}.tmp`)); // the temp file cannot be opened for writing
+  await expect(reg.save()).rejects.toThrow();
+  rmSync(join(state, `${REGISTRY_FILE}.tmp`), { recursive: true });
+  reg.autoSave(20);
+  try {
+    const deadline = Date.now() + 2000;
+    while (!existsSync(join(state, REGISTRY_FILE)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  } finally {
+    reg.stopAutoSave();
+  }
+  expect(FileRegistry.load(state, logger).get('a')?.offset).toBe(42);
 });

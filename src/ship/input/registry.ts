@@ -139,7 +139,18 @@ export class FileRegistry {
   }
 
   private async write(): Promise<void> {
+    // Cleared before the snapshot so that changes made while writing keep it set; set again on failure
+    // so that the next autosave tries again.
     this.dirty = false;
+    try {
+      await this.writeFile();
+    } catch (err) {
+      this.dirty = true;
+      throw err;
+    }
+  }
+
+  private async writeFile(): Promise<void> {
     const body: RegistryFile = { version: 1, files: [...this.files.values()] };
     const file = join(this.dir, REGISTRY_FILE);
     const tmp = `${file}.tmp`;
