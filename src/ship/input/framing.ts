@@ -35,11 +35,6 @@ export class Framer {
     this.carry = Buffer.allocUnsafe(Math.min(maxLine + 1, 64 * 1024));
   }
 
-  /** Bytes held for a line whose newline has not arrived yet. */
-  get pendingBytes(): number {
-    return this.carryLen;
-  }
-
   /** Feeds buf[start, end) read from the file at offset pos (which must be where the previous chunk ended). */
   push(buf: Buffer, start: number, end: number, pos: number): void {
     let i = start;
