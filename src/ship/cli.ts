@@ -184,16 +184,22 @@ async function run(globs: string[], opts: CliOptions): Promise<number> {
   );
   registry.autoSave(cfg.registry_flush);
 
-  const finish = async (): Promise<void> => {
-    registry.stopAutoSave();
-    await registry.save();
-    await sink.close();
-    await http?.close();
-  };
+  let finishing: Promise<void> | undefined;
+  const finish = (): Promise<void> =>
+    (finishing ??= (async () => {
+      registry.stopAutoSave();
+      await registry.save();
+      await sink.close();
+      await http?.close();
+    })());
+  let signalled = false;
   onShutdown({
     logger,
     graceMs: cfg.shutdown_grace,
+    // --once stopped by a signal did not ship everything: not a success.
+    exitCode: () => (cfg.once ? 1 : 0),
     stop: async () => {
+      signalled = true;
       await input.stop();
       // Give in-flight batches most of the grace period; then stop the sink's retries so we exit in time.
       const flushed = await Promise.race([pipeline.drain().then(() => true), sleep(Math.max(cfg.shutdown_grace - 2000, 500)).then(() => false)]);
@@ -204,6 +210,7 @@ async function run(globs: string[], opts: CliOptions): Promise<number> {
         await pipeline.drain();
       }
       await finish();
+      if (cfg.once) logger.warn('stopped by a signal before every file was shipped; positions saved up to what was acknowledged');
     },
   });
 
@@ -214,6 +221,7 @@ async function run(globs: string[], opts: CliOptions): Promise<number> {
   await pipeline.drain();
   progress?.stop();
   await finish();
+  if (signalled) return new Promise<number>(() => undefined); // the stop handler exits (status 1)
   if (input.failures > 0) {
     logger.error({ files: input.failures }, 'some files could not be read to their end; positions saved up to what was acknowledged');
     return 1;

@@ -53,6 +53,22 @@ describeWithEngine('sidekick-ship with real files', () => {
     expect(new Set(docs.map((d) => d.id)).size).toBe(docs.length);
   });
 
+  test('--once stopped by SIGTERM exits 1 without claiming success; the next run ships the rest exactly once', async () => {
+    const index = uniqueName('ship-once-term');
+    const file = join(dir, 'app.log');
+    const ls = lines('term', 0, 60_000);
+    write(file, ls);
+    const extra = { memory_budget: '256KiB', batch: { max_docs: 200, max_latency: '100ms', concurrency: 1 } };
+    const once = startShipper({ dir, esUrl: engine.url, index, paths: [file], once: true, extra });
+    await waitForCount(index, 1, 20_000);
+    once.child.kill('SIGTERM');
+    expect(await once.exited).toBe(1);
+    expect(once.stderr()).not.toContain('all lines acknowledged');
+    const again = startShipper({ dir, esUrl: engine.url, index, paths: [file], once: true });
+    expect(await again.exited).toBe(0);
+    expectExactlyOnce(await allDocs(index), ls);
+  });
+
   test('rotation by rename while writing fast loses nothing, including lines written to the old file after the rename', async () => {
     const index = uniqueName('ship-rename');
     const file = join(dir, 'app.log');
