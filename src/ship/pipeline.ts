@@ -52,7 +52,11 @@ class Progress {
   /** Drops the settled chunks from the front. */
   advance(): void {
     while (this.head < this.chunks.length && this.chunks[this.head].done) this.head++;
-    if (this.head > 256 && this.head * 2 > this.chunks.length) {
+    if (this.head === this.chunks.length) {
+      // All settled: keep no chunk (and the lines and batches they reach) alive until the next ones.
+      this.chunks.length = 0;
+      this.head = 0;
+    } else if (this.head > 256 && this.head * 2 > this.chunks.length) {
       this.chunks.splice(0, this.head);
       this.head = 0;
     }
@@ -136,6 +140,12 @@ export class Pipeline {
   /** Settled offset of a key, if the pipeline has seen it. */
   settled(key: string): number | undefined {
     return this.progress.get(key)?.settled();
+  }
+
+  /** The registry forgot the key (its file is long gone): forget its progress too, unless lines of it are pending. */
+  forget(key: string): void {
+    const p = this.progress.get(key);
+    if (p && p.chunks.length === 0) this.progress.delete(key);
   }
 
   bytesRead(n: number): void {

@@ -54,3 +54,22 @@ test('a budget smaller than one read still lets one reader go on at a time', asy
   p.release(512 * 1024);
   await expect(second).resolves.toBeUndefined();
 });
+
+test('a file key keeps no settled chunks, and is forgotten with the registry entry', async () => {
+  const p = pipeline(1024 * 1024);
+  const file = { key: 'k', dev: 1, ino: 2 };
+  let offset = 0;
+  for (let i = 0; i < 2000; i++) {
+    const text = `line ${i}`;
+    p.line({ file, path: '/x.log', offset, next: offset + text.length + 1, text, truncated: false });
+    offset += text.length + 1;
+    p.flush(); // one batch per line: many chunks
+  }
+  p.consumed('k', offset);
+  await p.drain();
+  const progress = (p as unknown as { progress: Map<string, { chunks: unknown[] }> }).progress;
+  expect(progress.get('k')!.chunks).toHaveLength(0);
+  expect(p.settled('k')).toBe(offset);
+  p.forget('k');
+  expect(p.settled('k')).toBeUndefined();
+});

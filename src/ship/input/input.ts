@@ -38,6 +38,8 @@ export interface InputSink {
   /** Where reading of a key that is still being settled should resume (its read position), if known. */
   resumeAt(key: string): number | undefined;
   bytesRead(n: number): void;
+  /** The registry forgot these keys. */
+  forget(key: string): void;
 }
 
 export class Input {
@@ -180,6 +182,7 @@ export class Input {
     for (const [key, at] of this.truncatedAt) if (Date.now() - at > this.opts.deferMs) this.truncatedAt.delete(key);
     const inUse = new Set([...this.tailers.values()].map((t) => t.key));
     const forgotten = this.registry.cleanup(this.opts.forgetAfterMs, inUse);
+    for (const key of forgotten) this.sink.forget(key);
     if (forgotten.length > 0) this.logger.debug({ keys: forgotten }, 'forgot files not seen for long');
     this.firstScan = false;
   }
