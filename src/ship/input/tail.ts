@@ -127,6 +127,11 @@ export class Tailer {
         }
         let bytesRead: number;
         try {
+          // Truncated and refilled past our position while we catch up: only the head tells (about once a second).
+          if (this.pos > 0 && (await this.headChanged())) {
+            this.restartTruncated();
+            continue;
+          }
           ({ bytesRead } = await this.fh.read(buf, 0, buf.length, this.pos));
           if (this.stopped) break;
           if (bytesRead > 0) {
