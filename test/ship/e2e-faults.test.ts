@@ -70,6 +70,21 @@ describeWithEngine('sidekick-ship under faults', () => {
     expectExactlyOnce(await allDocs(index), expected);
   });
 
+  test('killed with SIGKILL before any position was saved: the restart finds each file under the key its lines were stored with', async () => {
+    const index = uniqueName('ship-kill-unsaved');
+    const expected = [...lines('unsaved-a', 0, 300), ...lines('unsaved-b', 0, 200)];
+    write(join(dir, 'a.log'), expected.slice(0, 300));
+    write(join(dir, 'b.log'), expected.slice(300));
+    // Positions are not saved on a timer during this run: only what must be on disk before lines are stored.
+    run = startShipper({ dir, esUrl: engine.url, index, paths: [join(dir, '*.log')], extra: { registry_flush: '1h' } });
+    await waitForCount(index, expected.length);
+    expect(await stopShipper(run, 'SIGKILL')).toBe(null);
+    run = startShipper({ dir, esUrl: engine.url, index, paths: [join(dir, '*.log')], once: true });
+    expect(await run.exited).toBe(0);
+    run = undefined;
+    expectExactlyOnce(await allDocs(index), expected);
+  });
+
   test('the engine down for a while (connections dropped, then 503 for everything): nothing lost once it heals, /healthz says so meanwhile', async () => {
     const index = uniqueName('ship-down');
     proxy = await startFaultProxy({ target: engine.url, drop: 1, dropPhase: 'before', only: /_bulk/ });

@@ -197,7 +197,10 @@ export class Input {
       const head = await readHead(fh, Math.min(st.size, FINGERPRINT_BYTES));
       const decision = this.identify(path, st.dev, st.ino, st.size, head);
       if (decision === 'defer') return;
-      const { state, start } = decision;
+      const { state, start, minted } = decision;
+      // A key minted for new content must be on disk before any of its lines can be stored under it: after a
+      // crash the content is then found again under the same key, and its replayed lines are 409s, not copies.
+      if (minted) await this.registry.save();
       const fp: Fingerprint = { hash: state.fp, len: state.fpLen };
       const file: FileIdentity = { key: state.key, dev: st.dev, ino: st.ino };
       const tailer = new Tailer(fh, file, path, start, st.size, fp, this.opts, {
@@ -223,7 +226,7 @@ export class Input {
   }
 
   /** Decides which content a newly opened file holds and where to start reading it. */
-  private identify(path: string, dev: number, ino: number, size: number, head: Buffer): { state: FileState; start: number } | 'defer' {
+  private identify(path: string, dev: number, ino: number, size: number, head: Buffer): { state: FileState; start: number; minted?: true } | 'defer' {
     const now = Date.now();
     for (const e of this.registry.byInode(dev, ino)) {
       const sameHead = e.fpLen <= head.length && fingerprintOf(head, e.fpLen).hash === e.fp;
@@ -271,14 +274,15 @@ export class Input {
     const atEnd = this.opts.from === 'end' && (this.firstScan || this.opts.once);
     const state: FileState = { key: mintKey(dev, ino), path, dev, ino, fp: fp.hash, fpLen: fp.len, offset: atEnd ? size : 0, seen: now };
     this.registry.set(state);
-    return { state, start: state.offset };
+    return { state, start: state.offset, minted: true };
   }
 
-  private truncated(t: Tailer): FileIdentity {
+  private async truncated(t: Tailer): Promise<FileIdentity> {
     this.registry.update(t.key, { detached: true });
     this.truncatedAt.set(t.key, Date.now());
     const key = mintKey(t.file.dev, t.file.ino);
     this.registry.set({ key, path: t.path, dev: t.file.dev, ino: t.file.ino, fp: '', fpLen: 0, offset: 0, seen: Date.now() });
+    await this.registry.save(); // the new key must survive a crash before lines are stored under it (see openFile)
     this.logger.info({ path: t.path, old_key: t.key, key, read: t.pos }, 'file truncated; reading it from its start as new content');
     return { key, dev: t.file.dev, ino: t.file.ino };
   }

@@ -20,7 +20,8 @@ export interface TailHooks {
   room(bytes: number): Promise<void> | undefined;
   release(bytes: number): void;
   /** The file shrank or its head changed: returns the identity to continue with from offset 0. */
-  truncated(tailer: Tailer): FileIdentity;
+  /** The content was truncated or replaced: its new identity, saved before any of its lines is read. */
+  truncated(tailer: Tailer): FileIdentity | Promise<FileIdentity>;
   /** The head fingerprint grew (the file was shorter than FINGERPRINT_BYTES when first seen). */
   fingerprint(tailer: Tailer, fp: Fingerprint): void;
   bytesRead(n: number): void;
@@ -129,7 +130,7 @@ export class Tailer {
         try {
           // Truncated and refilled past our position while we catch up: only the head tells (about once a second).
           if (this.pos > 0 && (await this.headChanged())) {
-            this.restartTruncated();
+            await this.restartTruncated();
             continue;
           }
           ({ bytesRead } = await this.fh.read(buf, 0, buf.length, this.pos));
@@ -166,7 +167,7 @@ export class Tailer {
     const st = await this.fh.stat();
     this.size = st.size;
     if (st.size < this.pos || (await this.headChanged())) {
-      this.restartTruncated();
+      await this.restartTruncated();
       return false;
     }
     if (st.size > this.pos) return false;
@@ -195,8 +196,8 @@ export class Tailer {
     return !(await headMatches(this.fh, this.fp));
   }
 
-  private restartTruncated(): void {
-    const file = this.hooks.truncated(this);
+  private async restartTruncated(): Promise<void> {
+    const file = await this.hooks.truncated(this);
     this.file = file;
     this.fp = { hash: '', len: 0 };
     this.pos = 0;
