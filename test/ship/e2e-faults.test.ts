@@ -2,23 +2,11 @@
 // 429s for requests and items, mapping errors, SIGTERM — still stores every line exactly once.
 import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startFaultProxy, type FaultProxy } from '../support/fault-proxy';
+import { prng, startFaultProxy, type FaultProxy } from '../support/fault-proxy';
 import { describeWithEngine, esRequest, uniqueName, useEngine } from '../support/engine';
 import { allDocs, expectExactlyOnce, lines, sleep, startShipper, stopShipper, tempDir, waitFor, waitForCount, waitForLog, type ShipperRun } from './helpers';
 
 const write = (file: string, ls: string[]): void => appendFileSync(file, ls.map((l) => l + '\n').join(''));
-
-/** mulberry32, so a failing kill schedule can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describeWithEngine('sidekick-ship under faults', () => {
   const engine = useEngine();

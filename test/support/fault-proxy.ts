@@ -94,8 +94,8 @@ const DEFAULTS: FaultSettings = {
 type FaultKind = 'drop' | 'status429' | 'status503' | 'rejectBulkItems';
 const KINDS: FaultKind[] = ['drop', 'status429', 'status503', 'rejectBulkItems'];
 
-/** mulberry32: small, fast, seedable. */
-function prng(seed: number): () => number {
+/** mulberry32: small, fast, seedable (also replays a test's random schedule). */
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
