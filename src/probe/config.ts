@@ -28,14 +28,19 @@ const caFile = () =>
 const positiveInt = () => z.number().int().min(1);
 const role = z.enum(['liveness', 'readiness', 'both']);
 
-const common = {
-  name: z.string().min(1).regex(/^[A-Za-z0-9_.:-]+$/, 'expected a name of letters, digits and _.:-'),
+/** Schedule and thresholds: set per check, or once under `defaults` for every check. */
+const timing = {
   interval: duration().optional(),
   timeout: duration().optional(),
   rise: positiveInt().optional(),
   fall: positiveInt().optional(),
   start_period: duration().optional(),
   role: role.optional(),
+};
+
+const common = {
+  name: z.string().min(1).regex(/^[A-Za-z0-9_.:-]+$/, 'expected a name of letters, digits and _.:-'),
+  ...timing,
   push: z
     .union([z.url(), z.strictObject({ url: z.url(), method: z.enum(['GET', 'POST', 'PUT']).default('GET') })])
     .optional(),
@@ -131,16 +136,7 @@ const webhook = z.union([
   }),
 ]);
 
-const defaults = z
-  .strictObject({
-    interval: duration().optional(),
-    timeout: duration().optional(),
-    rise: positiveInt().optional(),
-    fall: positiveInt().optional(),
-    start_period: duration().optional(),
-    role: role.optional(),
-  })
-  .default({});
+const defaults = z.strictObject(timing).default({});
 
 export const probeConfigSchema = z
   .strictObject({
