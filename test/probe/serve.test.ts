@@ -2,23 +2,15 @@
 // heartbeat pushes, and a clean stop on SIGTERM of the built CLI.
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
-import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../src/common/log';
 import { loadProbeConfig } from '../../src/probe/config';
 import { serve, type Server, type StateEvent } from '../../src/probe/serve';
 import { CLI, closedPort, httpServer, tcpServer, tempDir, waitUntil } from './helpers';
+import { readBody } from '../support/http';
 
 const quietLogger = () => createLogger({ name: 'test', level: 'error', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve) => {
-    let body = '';
-    req.on('data', (d: Buffer) => (body += d.toString()));
-    req.on('end', () => resolve(body));
-  });
-}
 
 async function get(url: string): Promise<{ status: number; body: string }> {
   const res = await fetch(url);
@@ -47,7 +39,7 @@ describe('serve', () => {
     heartbeat = join(dir, 'heartbeat');
     writeFileSync(heartbeat, '');
     receiver = await httpServer(async (req, res) => {
-      const body = await readBody(req);
+      const body = (await readBody(req)).toString();
       if (req.url?.startsWith('/push')) {
         pushes.push(req.url);
         return res.end('ok');

@@ -26,6 +26,7 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import zlib from 'node:zlib';
+import { readBody } from './http';
 
 export interface FaultSettings {
   status429: number;
@@ -209,15 +210,6 @@ export function parseBulk(body: string, defaultIndex: string | null): BulkLine[]
 function defaultIndexOf(pathname: string): string | null {
   const m = /^\/([^/_][^/]*)\/_bulk\/?$/.exec(pathname);
   return m && m[1] !== undefined ? decodeURIComponent(m[1]) : null;
-}
-
-function readBody(req: http.IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }
 
 interface Upstream {

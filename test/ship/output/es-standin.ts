@@ -26,6 +26,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import zlib from 'node:zlib';
+import { readBody } from '../../support/http';
 
 /** A whole-request fault: an error status, a dropped connection, or no answer at all (until close). */
 export type Fault = { status: number } | 'drop' | 'hang';
@@ -345,15 +346,6 @@ export async function startEsStandin(opts: StandinOptions = {}): Promise<EsStand
         server.close(() => resolve());
       }),
   };
-}
-
-function readBody(req: http.IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }
 
 function escapeRe(s: string): string {
