@@ -14,6 +14,9 @@ export interface HttpReply {
 
 export type Route = (req: IncomingMessage, url: URL) => HttpReply | Promise<HttpReply>;
 
+/** A route that takes a request body (read whole, at most `maxBodyBytes`). */
+export type PostRoute = (req: IncomingMessage, url: URL, body: Buffer) => HttpReply | Promise<HttpReply>;
+
 export interface HttpOptions {
   /** "host:port"; port 0 picks a free port. */
   listen: string;
@@ -22,6 +25,10 @@ export interface HttpOptions {
   /** Liveness of the program itself; default always healthy. */
   health?: () => { ok: boolean; detail?: unknown };
   routes?: Record<string, Route>;
+  /** Routes answering POST only. */
+  post?: Record<string, PostRoute>;
+  /** Largest POST body accepted; a larger one gets 413. Default 64 KiB. */
+  maxBodyBytes?: number;
 }
 
 export interface HttpListener {
@@ -46,11 +53,15 @@ export async function startHttp(opts: HttpOptions): Promise<HttpListener> {
   };
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const route = routes[url.pathname];
-    if (!route) return send(res, { status: 404, body: { error: `no route ${url.pathname}`, routes: Object.keys(routes) } });
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, { status: 405, body: { error: 'only GET' } });
-    Promise.resolve()
-      .then(() => route(req, url))
+    const route = Object.hasOwn(routes, url.pathname) ? routes[url.pathname] : undefined;
+    const postRoute: PostRoute | undefined = opts.post?.[url.pathname];
+    if (!route && !postRoute) return send(res, { status: 404, body: { error: `no route ${url.pathname}`, routes: [...Object.keys(routes), ...Object.keys(opts.post ?? {})] } });
+    if (postRoute && req.method !== 'POST') return send(res, { status: 405, body: { error: 'only POST' } });
+    if (route && req.method !== 'GET' && req.method !== 'HEAD') return send(res, { status: 405, body: { error: 'only GET' } });
+    const answered = postRoute
+      ? readLimited(req, opts.maxBodyBytes ?? 65_536).then((body) => (body ? postRoute(req, url, body) : { status: 413, body: { error: 'body too large' } }))
+      : Promise.resolve().then(() => route!(req, url));
+    answered
       .then(
         (reply) => send(res, reply),
         (err: unknown) => {
@@ -79,6 +90,20 @@ export async function startHttp(opts: HttpOptions): Promise<HttpListener> {
         server.closeIdleConnections();
       }),
   };
+}
+
+/** The request body, or undefined once it passes `limit` bytes (the rest is drained, not kept). */
+function readLimited(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= limit) chunks.push(c);
+    });
+    req.on('end', () => resolve(size <= limit ? Buffer.concat(chunks) : undefined));
+    req.on('error', reject);
+  });
 }
 
 function send(res: ServerResponse, reply: HttpReply): void {

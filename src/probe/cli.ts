@@ -209,7 +209,7 @@ function serveCommand(): Command {
     .requiredOption('--config <file>', 'checks.yml (see README for the keys)')
     .option('--listen <host:port>', 'HTTP API address (/healthz /readyz /checks /metrics); env SIDEKICK_PROBE_LISTEN; default 0.0.0.0:8080')
     .option('--agent <host:port>', 'HAProxy agent-check address; env SIDEKICK_PROBE_AGENT')
-    .option('--webhook <url>', 'POST state changes here (repeatable); env SIDEKICK_PROBE_WEBHOOKS (comma-separated)', collect((t: string) => t));
+    .option('--webhook <url>', 'POST state changes here (repeatable); env SIDEKICK_PROBE_WEBHOOKS (comma-separated); signed when SIDEKICK_PROBE_WEBHOOK_SECRET or SIDEKICK_PROBE_WEBHOOK_SECRET_FILE is set', collect((t: string) => t));
   withLogOptions(cmd).action(async (o: { config: string; listen?: string; agent?: string; webhook?: string[]; logLevel: string; logFormat: 'auto' | 'json' | 'text' }) => {
     // Before the configuration is parsed: parsing a large checks.yml would otherwise grow V8's young generation.
     (await import('./serve')).keepYoungGenerationSmall();
