@@ -18,7 +18,7 @@ const DOCKER_HOST_EXPECTED = 'unix:///path/to/docker.sock, an absolute socket pa
 const listen = () =>
   z.string().refine((v) => parseHostPort(v) !== undefined, { message: 'expected HOST:PORT, such as 127.0.0.1:5067' });
 
-const count = () => z.number().int().min(0);
+const count = (min: number) => z.number().int(`expected a whole number of at least ${min}`).min(min, `expected a whole number of at least ${min}`);
 
 export const healConfigSchema = z
   .strictObject({
@@ -30,9 +30,9 @@ export const healConfigSchema = z
     action: z.enum(ACTIONS).default('restart'),
     min_interval: duration().default(30_000),
     max_interval: duration().default(600_000),
-    max_actions: z.number().int().min(1).default(3),
+    max_actions: count(1).default(3),
     window: duration().default(3_600_000),
-    min_healthy: count().default(1),
+    min_healthy: count(0).default(1),
     start_period: duration().default(0),
     stop_timeout: duration().default(10_000),
     down_grace: duration().default(10_000),
@@ -40,11 +40,11 @@ export const healConfigSchema = z
     resync: duration().default(60_000),
     http: listen().default('127.0.0.1:5067'),
     webhooks: z.array(webhookTarget()).default([]),
-    webhook_queue: z.number().int().min(1).default(1000),
+    webhook_queue: count(1).default(1000),
     map: z
       .strictObject({
         probe: z.record(z.string(), z.string().min(1)).default({}),
-        haproxy: z.record(z.string().regex(/^[^/]+\/[^/]+$/, 'expected BACKEND/SERVER keys'), z.string().min(1)).default({}),
+        haproxy: z.record(z.string(), z.string().min(1)).default({}),
       })
       .default({ probe: {}, haproxy: {} }),
     dry_run: z.boolean().default(false),
@@ -55,6 +55,9 @@ export const healConfigSchema = z
   .superRefine((c, ctx) => {
     if (c.max_interval < c.min_interval) ctx.addIssue({ code: 'custom', path: ['max_interval'], message: `expected at least min_interval (${c.min_interval} ms)` });
     if (c.window <= 0) ctx.addIssue({ code: 'custom', path: ['window'], message: 'expected a duration longer than 0' });
+    for (const key of Object.keys(c.map.haproxy)) {
+      if (!/^[^/]+\/[^/]+$/.test(key)) ctx.addIssue({ code: 'custom', path: ['map', 'haproxy', key], message: 'expected the key to be BACKEND/SERVER, such as app/web1' });
+    }
     if (c.resync > 0 && c.resync < 1000) ctx.addIssue({ code: 'custom', path: ['resync'], message: 'expected 0 (off) or at least 1s' });
   });
 

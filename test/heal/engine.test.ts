@@ -2,14 +2,14 @@
 // unhealthy at once in beforeAll so the waits overlap; each test then checks one guardrail's outcome.
 import type Docker from 'dockerode';
 import { eventually, sleep } from '../support/wait';
-import { describeWithEngine, docker, exec, removeContainers, runContainer, runHeal, startedAt, waitForHealth, type RunningHeal } from './helpers';
+import { describeWithDocker, BUILD_TIMEOUT_MS, testImage, docker, exec, removeContainers, runContainer, runHeal, startedAt, waitForHealth, type RunningHeal } from './helpers';
 
 const P = `heal-e${process.pid}-`;
 const LABEL = `heal-e${process.pid}`;
 const DRY = `heal-d${process.pid}`;
 const on = { [LABEL]: 'true' };
 
-describeWithEngine('sidekick-heal on the Docker engine', () => {
+describeWithDocker('sidekick-heal on the Docker engine', () => {
   let d: Docker;
   let heal: RunningHeal;
   let dry: RunningHeal;
@@ -17,6 +17,7 @@ describeWithEngine('sidekick-heal on the Docker engine', () => {
 
   beforeAll(async () => {
     d = docker();
+    await testImage();
     await removeContainers(d, P);
     heal = await runHeal(`label: ${LABEL}\nmin_interval: 1500ms\nmax_interval: 5s\nmax_actions: 2\nwindow: 10m\nstop_timeout: 1s\nresync: 0\n`);
     dry = await runHeal(`label: ${DRY}\ndry_run: true\nmin_interval: 1s\nmax_actions: 2\nresync: 0\n`);
@@ -34,7 +35,7 @@ describeWithEngine('sidekick-heal on the Docker engine', () => {
     for (const n of ['opted', 'unlabelled', 'starting', 'q1', 'q2', 'dry']) await waitForHealth(d, `${P}${n}`, 'healthy');
     for (const n of ['opted', 'unlabelled', 'starting', 'broken', 'q1', 'q2', 'dry']) before[n] = await startedAt(d, `${P}${n}`);
     for (const n of ['opted', 'unlabelled', 'starting', 'q2', 'dry']) exec(`${P}${n}`, 'rm /tmp/healthy');
-  }, 120_000);
+  }, BUILD_TIMEOUT_MS);
 
   afterAll(async () => {
     await heal?.stop();

@@ -8,7 +8,7 @@ import type Docker from 'dockerode';
 import { signBody, signatureHeaders } from '../../src/common/signature';
 import { Haproxy, haveHaproxy } from '../haproxy/helpers/haproxy';
 import { eventually, sleep, tempDir } from '../support/wait';
-import { describeWithEngine, docker, exec, inspect, removeContainers, runContainer, runHeal, startedAt, waitForHealth, type RunningHeal } from './helpers';
+import { describeWithDocker, BUILD_TIMEOUT_MS, testImage, docker, exec, inspect, removeContainers, runContainer, runHeal, startedAt, waitForHealth, type RunningHeal } from './helpers';
 
 const P = `heal-v${process.pid}-`;
 const LABEL = `heal-v${process.pid}`;
@@ -32,7 +32,7 @@ async function post(url: string, body: string, headers: Record<string, string>):
   return { status: res.status, body: (await res.json()) as { reason?: string } };
 }
 
-describeWithEngine('probe and HAProxy events into sidekick-heal', () => {
+describeWithDocker('probe and HAProxy events into sidekick-heal', () => {
   let d: Docker;
   let heal: RunningHeal;
   const children: ChildProcess[] = [];
@@ -42,6 +42,7 @@ describeWithEngine('probe and HAProxy events into sidekick-heal', () => {
 
   beforeAll(async () => {
     d = docker();
+    await testImage();
     dir = tempDir('sidekick-heal-events-');
     await removeContainers(d, P);
     // min_interval 1m: one action per container in this file, however long a signal stays bad.
@@ -55,7 +56,7 @@ describeWithEngine('probe and HAProxy events into sidekick-heal', () => {
       await waitForHealth(d, `${P}${n}`, 'healthy');
       before[n] = await startedAt(d, `${P}${n}`);
     }
-  }, 120_000);
+  }, BUILD_TIMEOUT_MS);
 
   afterAll(async () => {
     for (const c of children) c.kill('SIGTERM');

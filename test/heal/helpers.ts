@@ -1,6 +1,6 @@
 // Test helpers for sidekick-heal: the real Docker engine, a small base image, containers whose HEALTHCHECK a file
 // inside them toggles, and heal started in-process with its events collected.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -10,34 +10,23 @@ import { loadHealConfig } from '../../src/heal/config';
 import { engineClient, parseDockerHost } from '../../src/heal/engine';
 import type { HealEvent } from '../../src/heal/healer';
 import { startHeal, type HealServer } from '../../src/heal/serve';
+import { ensureBaseImage } from '../support/docker';
 import { eventually, tempDir } from '../support/wait';
 
+export { describeWithDocker, BUILD_TIMEOUT_MS } from '../support/docker';
+
 export const SOCKET = '/var/run/docker.sock';
-/** The image test containers run: a shell, coreutils and perl (Debian's essential set). */
-export const IMAGE = process.env.SIDEKICK_TEST_HEAL_IMAGE ?? 'heal-base:dev';
+let image: Promise<string> | undefined;
+/**
+ * The image test containers run: the project's base image (test/support/docker.ts: the official node image or
+ * the offline stand-in), for its shell, coreutils and perl (Debian's essential set). Built once per machine.
+ */
+export function testImage(): Promise<string> {
+  return (image ??= ensureBaseImage());
+}
 
 export function docker(socket = SOCKET): Docker {
   return engineClient(parseDockerHost(socket)!);
-}
-
-/** Why the engine tests cannot run here, or undefined when they can. Under CI=true a missing engine is a failure. */
-export function engineMissing(): string | undefined {
-  const r = spawnSync('docker', ['version', '--format', '{{.Server.APIVersion}}'], { encoding: 'utf8' });
-  if (r.status !== 0) return `no Docker engine answers on ${SOCKET}: ${(r.stderr || r.error?.message || '').trim()}`;
-  const image = spawnSync('docker', ['image', 'inspect', IMAGE], { encoding: 'utf8' });
-  if (image.status !== 0) return `the test image ${IMAGE} is missing (build it: images/ base script, or debootstrap --variant=minbase bookworm DIR && tar -C DIR -c . | docker import - ${IMAGE})`;
-  return undefined;
-}
-
-/** `describe` that skips with the reason when there is no engine (fails under CI instead). */
-export function describeWithEngine(name: string, body: () => void): void {
-  const missing = engineMissing();
-  if (missing && process.env.CI !== 'true') {
-    describe.skip(`${name} (skipped: ${missing})`, body);
-    return;
-  }
-  if (missing) throw new Error(missing);
-  describe(name, body);
 }
 
 export interface TestContainer {
@@ -60,7 +49,7 @@ export async function runContainer(d: Docker, c: TestContainer): Promise<string>
   const extra = (c.extra ?? {}) as { HostConfig?: object };
   const created = await d.createContainer({
     name: c.name,
-    Image: IMAGE,
+    Image: await testImage(),
     Cmd: ['sh', '-c', c.command ?? 'touch /tmp/healthy; exec sleep infinity'],
     Labels: c.labels ?? {},
     Healthcheck: { Test: ['CMD-SHELL', c.health ?? 'test -f /tmp/healthy'], Interval: SECOND, Timeout: 2 * SECOND, Retries: 1, StartPeriod: (c.startPeriodMs ?? 0) * 1e6 },
