@@ -25,9 +25,9 @@ export async function restartContainer(docker: Docker, id: string, stopTimeoutMs
  * volumes stay). If create, connect or start fails, the new container is removed and the old one takes its name
  * back and is started again. Resolves to the new container's id.
  */
-export async function recreateContainer(docker: Docker, info: ContainerInspectInfo, stopTimeoutMs: number, logger: Logger): Promise<string> {
+export async function recreateContainer(docker: Docker, info: ContainerInspectInfo, stopTimeoutMs: number, logger: Logger, networkMode?: string): Promise<string> {
   const signal = () => AbortSignal.timeout(stopTimeoutMs + CALL_SLACK_MS);
-  const plan = recreatePlan(info, await sameImageRef(docker, info));
+  const plan = recreatePlan(info, await sameImageRef(docker, info), networkMode);
   const old = docker.getContainer(info.Id);
   const aside = `${plan.name}-replaced-${info.Id.slice(0, 12)}`;
   await old.rename({ name: aside, abortSignal: signal() } as object);
@@ -53,6 +53,37 @@ export async function recreateContainer(docker: Docker, info: ContainerInspectIn
     logger.warn({ container: aside, err: errorMessage(err) }, 'the new container runs, but the old one could not be removed');
   });
   return created.id;
+}
+
+/** A running container that shares another's network namespace (`network_mode: container:…` or compose's `service:…`). */
+export interface Dependent {
+  id: string;
+  name: string;
+}
+
+/**
+ * The running containers in `target`'s network namespace. Restarting or recreating the target gives it a new
+ * namespace and leaves them in the old one with no interface but loopback (checked on dockerd 20.10), so they
+ * must follow it: the classic sidekick (sidekick-probe beside its app) is such a container.
+ */
+export async function netnsDependents(docker: Docker, target: { id: string; name: string }): Promise<Dependent[]> {
+  const running = await docker.listContainers({ abortSignal: AbortSignal.timeout(CALL_SLACK_MS) } as object);
+  return running
+    .filter((c) => {
+      const mode = c.HostConfig?.NetworkMode ?? '';
+      if (!mode.startsWith('container:')) return false;
+      const ref = mode.slice('container:'.length);
+      return ref === target.name || (ref.length >= 12 && target.id.startsWith(ref));
+    })
+    .map((c) => ({ id: c.Id, name: (c.Names[0] ?? c.Id).replace(/^\//, '') }));
+}
+
+/** Restarts (or, after a recreate, recreates into the new container's namespace) the containers that shared the old one's. */
+export async function followTarget(docker: Docker, dependents: Dependent[], newTargetId: string | undefined, stopTimeoutMs: number, logger: Logger): Promise<void> {
+  for (const dep of dependents) {
+    if (newTargetId === undefined) await restartContainer(docker, dep.id, stopTimeoutMs);
+    else await recreateContainer(docker, await docker.getContainer(dep.id).inspect(), stopTimeoutMs, logger, `container:${newTargetId}`);
+  }
 }
 
 /** The old container's image by the name it was created with, if that name still means the same image; else by id. */

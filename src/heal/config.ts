@@ -90,8 +90,10 @@ export const HEAL_ENV = {
 export function loadHealConfig(file: string | undefined, flags: FlagValue[] = [], env: NodeJS.ProcessEnv = process.env): HealSettings {
   const raw = loadConfig(healConfigSchema, { file, env, envBindings: HEAL_ENV, flags });
   const { docker_host, secret_file, token_file, ...rest } = raw;
-  const secret = readSecret('SIDEKICK_HEAL_SECRET_FILE', env.SIDEKICK_HEAL_SECRET, env.SIDEKICK_HEAL_SECRET_FILE ?? secret_file);
-  const token = readSecret('SIDEKICK_HEAL_TOKEN_FILE', env.SIDEKICK_HEAL_TOKEN, env.SIDEKICK_HEAL_TOKEN_FILE ?? token_file);
+  // An empty variable is unset (compose's `${SIDEKICK_HEAL_SECRET:-}` when the user set none).
+  const e = (name: string): string | undefined => env[name] || undefined;
+  const secret = readSecret('SIDEKICK_HEAL_SECRET_FILE', e('SIDEKICK_HEAL_SECRET'), e('SIDEKICK_HEAL_SECRET_FILE') ?? secret_file) || undefined;
+  const token = readSecret('SIDEKICK_HEAL_TOKEN_FILE', e('SIDEKICK_HEAL_TOKEN'), e('SIDEKICK_HEAL_TOKEN_FILE') ?? token_file) || undefined;
   for (const [what, value] of [
     ['SIDEKICK_HEAL_SECRET', secret],
     ['SIDEKICK_HEAL_TOKEN', token],
@@ -105,7 +107,7 @@ export function loadHealConfig(file: string | undefined, flags: FlagValue[] = []
     docker_host: parseDockerHost(docker_host)!,
     secret,
     token,
-    webhook_secret: readSecret('SIDEKICK_HEAL_WEBHOOK_SECRET_FILE', env.SIDEKICK_HEAL_WEBHOOK_SECRET, env.SIDEKICK_HEAL_WEBHOOK_SECRET_FILE),
+    webhook_secret: readSecret('SIDEKICK_HEAL_WEBHOOK_SECRET_FILE', e('SIDEKICK_HEAL_WEBHOOK_SECRET'), e('SIDEKICK_HEAL_WEBHOOK_SECRET_FILE')) || undefined,
   };
 }
 

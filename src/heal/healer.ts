@@ -3,7 +3,7 @@
 import type Docker from 'dockerode';
 import type { Logger } from '../common/log';
 import { errorMessage } from '../common/errors';
-import { restartContainer, recreateContainer } from './actions';
+import { followTarget, netnsDependents, restartContainer, recreateContainer, type Dependent } from './actions';
 import { labelNames, type HealAction, type HealSettings, type LabelNames } from './config';
 import { EventFollower, engineError, isNotFound, toSummary, toView, type ContainerView, type EngineEvent } from './engine';
 import type { HealMetrics } from './metrics';
@@ -32,6 +32,8 @@ export interface ActionEvent extends Subject {
   error?: string;
   /** recreate: the new container's short id. */
   new_id?: string;
+  /** Containers in its network namespace, restarted (or recreated) with it. */
+  dependents?: string[];
   duration_ms: number;
 }
 
@@ -254,12 +256,15 @@ export class Healer {
     let result: ActionEvent['result'] = 'dry_run';
     let error: string | undefined;
     let newId: string | undefined;
+    let dependents: Dependent[] = [];
     if (!settings.dry_run) {
       this.acting.add(view.name);
       logger.info({ container: view.name, action, reason: trigger.reason, attempt }, `${action === 'restart' ? 'restarting' : 'recreating'} an unhealthy container`);
       try {
+        dependents = await netnsDependents(docker, view);
         if (action === 'restart') await restartContainer(docker, view.id, policy.stopTimeoutMs);
         else newId = await recreateContainer(docker, view.info, policy.stopTimeoutMs, logger);
+        await followTarget(docker, dependents, newId, policy.stopTimeoutMs, logger);
         result = 'ok';
       } catch (err) {
         result = 'failed';
@@ -284,6 +289,7 @@ export class Healer {
       result,
       ...(error ? { error } : {}),
       ...(newId ? { new_id: newId.slice(0, 12) } : {}),
+      ...(dependents.length > 0 ? { dependents: dependents.map((dep) => dep.name) } : {}),
       duration_ms: durationMs,
     });
   }

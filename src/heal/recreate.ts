@@ -15,12 +15,13 @@ type InspectEndpoint = ContainerInspectInfo['NetworkSettings']['Networks'][strin
 
 /**
  * The plan for a new container like `info`, from `image` (a name that still resolves to the old container's image,
- * or that image's id). Anonymous volumes are reattached by name so their data stays; the short-id alias and
+ * or that image's id), optionally in another network mode (a sidecar following its recreated host into the new
+ * container's namespace). Anonymous volumes are reattached by name so their data stays; the short-id alias and
  * hostname the engine gave the old container are left for the engine to give the new one.
  */
-export function recreatePlan(info: ContainerInspectInfo, image: string): RecreatePlan {
+export function recreatePlan(info: ContainerInspectInfo, image: string, networkMode?: string): RecreatePlan {
   const shortId = info.Id.slice(0, 12);
-  const host = { ...info.HostConfig } as HostConfig & { Links?: string[] | null };
+  const host = { ...info.HostConfig, ...(networkMode ? { NetworkMode: networkMode } : {}) } as HostConfig & { Links?: string[] | null };
   const mode = String(host.NetworkMode ?? 'default');
   const sharesNamespace = mode.startsWith('container:');
 

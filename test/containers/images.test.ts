@@ -4,7 +4,7 @@
 import { IMAGES } from '../../images/build';
 import { BUILD_TIMEOUT_MS, buildAllImages, describeWithDocker, useDocker } from '../support/docker';
 
-const BINS: Record<string, string> = { ship: 'sidekick-ship', probe: 'sidekick-probe', haproxy: 'sidekick-haproxy', sidekick: 'sidekick' };
+const BINS: Record<string, string> = { ship: 'sidekick-ship', probe: 'sidekick-probe', haproxy: 'sidekick-haproxy', heal: 'sidekick-heal', sidekick: 'sidekick' };
 
 describeWithDocker('the images in containers', () => {
   const d = useDocker('images');

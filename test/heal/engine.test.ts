@@ -1,28 +1,37 @@
 // sidekick-heal against the real Docker engine: containers whose HEALTHCHECK a file inside them toggles, all made
-// unhealthy at once in beforeAll so the waits overlap; each test then checks one guardrail's outcome.
+// unhealthy at once in beforeAll so the waits overlap; each test then checks one guardrail's outcome. heal reaches
+// the engine over tcp:// through a socket proxy that passes only the calls the README lists for restarting.
+import { execFileSync } from 'node:child_process';
 import type Docker from 'dockerode';
 import { eventually, sleep } from '../support/wait';
-import { describeWithDocker, BUILD_TIMEOUT_MS, testImage, docker, exec, removeContainers, runContainer, runHeal, startedAt, waitForHealth, type RunningHeal } from './helpers';
+import { describeWithDocker, BUILD_TIMEOUT_MS, SOCKET, testImage, docker, exec, removeContainers, runContainer, runHeal, startedAt, waitForHealth, type RunningHeal } from './helpers';
+import { RESTART_CALLS, socketProxy, type SocketProxy } from './socket-proxy';
 
 const P = `heal-e${process.pid}-`;
 const LABEL = `heal-e${process.pid}`;
 const DRY = `heal-d${process.pid}`;
 const on = { [LABEL]: 'true' };
 
+const netns = (name: string): string => execFileSync('docker', ['exec', name, 'readlink', '/proc/self/ns/net'], { encoding: 'utf8' }).trim();
+
 describeWithDocker('sidekick-heal on the Docker engine', () => {
   let d: Docker;
   let heal: RunningHeal;
   let dry: RunningHeal;
+  let proxy: SocketProxy;
   const before: Record<string, string> = {};
 
   beforeAll(async () => {
     d = docker();
     await testImage();
     await removeContainers(d, P);
-    heal = await runHeal(`label: ${LABEL}\nmin_interval: 1500ms\nmax_interval: 5s\nmax_actions: 2\nwindow: 10m\nstop_timeout: 1s\nresync: 0\n`);
+    proxy = await socketProxy(SOCKET, RESTART_CALLS);
+    heal = await runHeal(`docker_host: ${proxy.url}\nlabel: ${LABEL}\nmin_interval: 1500ms\nmax_interval: 5s\nmax_actions: 2\nwindow: 10m\nstop_timeout: 1s\nresync: 0\n`);
     dry = await runHeal(`label: ${DRY}\ndry_run: true\nmin_interval: 1s\nmax_actions: 2\nresync: 0\n`);
+    const opted = await runContainer(d, { name: `${P}opted`, labels: on });
+    // A sidekick in its network namespace, as sidekick-probe beside its app: it must follow the restart.
+    await runContainer(d, { name: `${P}sidecar`, network: `container:${opted}` });
     await Promise.all([
-      runContainer(d, { name: `${P}opted`, labels: on }),
       runContainer(d, { name: `${P}unlabelled` }),
       runContainer(d, { name: `${P}starting`, labels: { ...on, [`${LABEL}.start_period`]: '1h' } }),
       // Never healthy: restarted, unhealthy again, restarted, then given up on.
@@ -40,12 +49,14 @@ describeWithDocker('sidekick-heal on the Docker engine', () => {
   afterAll(async () => {
     await heal?.stop();
     await dry?.stop();
+    await proxy?.close();
     if (d) await removeContainers(d, P);
   });
 
   test('an opted-in container that turns unhealthy is restarted within a few check intervals', async () => {
     await eventually('the restart', async () => heal.about(`${P}opted`).length > 0 && (await startedAt(d, `${P}opted`)) !== before.opted, 15_000, 200);
-    expect(heal.about(`${P}opted`)).toEqual([expect.objectContaining({ event: 'heal.action', action: 'restart', reason: 'unhealthy', result: 'ok', attempt: 1 })]);
+    expect(heal.about(`${P}opted`)).toEqual([expect.objectContaining({ event: 'heal.action', action: 'restart', reason: 'unhealthy', result: 'ok', attempt: 1, dependents: [`${P}sidecar`] })]);
+    expect(netns(`${P}sidecar`)).toBe(netns(`${P}opted`));
     // Its command makes it healthy again after the restart.
     await waitForHealth(d, `${P}opted`, 'healthy');
     const metrics = await (await fetch(`${heal.url}/metrics`)).text();
@@ -98,6 +109,10 @@ describeWithDocker('sidekick-heal on the Docker engine', () => {
     await sleep(1500);
     expect(await startedAt(d, `${P}dry`)).toBe(before.dry);
     await waitForHealth(d, `${P}dry`, 'unhealthy', 1000);
+  });
+
+  test('everything above went through a socket proxy that allows only the calls restarting needs', () => {
+    expect(proxy.denied).toEqual([]);
   });
 
   test('/healthz says the engine connection is up, /state shows the history', async () => {

@@ -6,7 +6,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { eventually, tempDir } from '../support/wait';
-import { BUILD_TIMEOUT_MS, describeWithDocker, docker, exec, inspect, removeContainers, runContainer, runHeal, testImage, waitForHealth, type RunningHeal } from './helpers';
+import { BUILD_TIMEOUT_MS, SOCKET, describeWithDocker, docker, exec, inspect, removeContainers, runContainer, runHeal, testImage, waitForHealth, type RunningHeal } from './helpers';
+import { RECREATE_CALLS, socketProxy, type SocketProxy } from './socket-proxy';
 
 const P = `heal-r${process.pid}-`;
 const LABEL = `heal-r${process.pid}`;
@@ -21,19 +22,23 @@ describeWithDocker('sidekick-heal recreate', () => {
   let d: Docker;
   let heal: RunningHeal;
   let dir: string;
+  let proxy: SocketProxy;
 
   beforeAll(async () => {
     d = docker();
     await testImage();
     dir = tempDir('sidekick-heal-recreate-');
     await removeContainers(d, P);
-    heal = await runHeal(`label: ${LABEL}\naction: recreate\nmin_interval: 1m\nstop_timeout: 1s\nresync: 0\n`);
+    // Through a socket proxy that allows only the calls the README lists for recreating.
+    proxy = await socketProxy(SOCKET, RECREATE_CALLS);
+    heal = await runHeal(`docker_host: ${proxy.url}\nlabel: ${LABEL}\naction: recreate\nmin_interval: 1m\nstop_timeout: 1s\nresync: 0\n`);
     for (const n of ['a', 'b']) await d.createNetwork({ Name: `${P}${n}` });
     await d.createVolume({ Name: `${P}data` });
   }, BUILD_TIMEOUT_MS);
 
   afterAll(async () => {
     await heal?.stop();
+    await proxy?.close();
     if (!d) return;
     if (haveCompose) spawnSync('docker-compose', ['-p', PROJECT, 'down', '-v'], { cwd: dir });
     await removeContainers(d, P);
@@ -56,13 +61,14 @@ describeWithDocker('sidekick-heal recreate', () => {
       },
     });
     await d.getNetwork(`${P}b`).connect({ Container: oldId, EndpointConfig: { Aliases: ['app-b'] } });
+    await runContainer(d, { name: `${P}sidecar`, network: `container:${oldId}` });
     await waitForHealth(d, name, 'healthy');
     exec(name, 'echo kept > /data/file && echo kept > /cache/file');
     const old = await inspect(d, name);
 
     exec(name, 'rm /tmp/healthy');
     const action = await eventually('heal.action', () => heal.about(name).find((e) => e.event === 'heal.action'), 20_000);
-    expect(action).toMatchObject({ action: 'recreate', reason: 'unhealthy', result: 'ok', new_id: expect.any(String) });
+    expect(action).toMatchObject({ action: 'recreate', reason: 'unhealthy', result: 'ok', new_id: expect.any(String), dependents: [`${P}sidecar`] });
 
     const now = await inspect(d, name);
     expect(now.Id).not.toBe(oldId);
@@ -83,6 +89,9 @@ describeWithDocker('sidekick-heal recreate', () => {
     await waitForHealth(d, name, 'healthy');
     await runContainer(d, { name: `${P}neighbour`, network: `${P}b` });
     expect(sh('docker', ['exec', `${P}neighbour`, 'getent', 'hosts', 'app-b']).split(/\s+/)[0]).toBe(now.NetworkSettings.Networks[`${P}b`]!.IPAddress);
+    // The sidekick in its network namespace was recreated into the new one's.
+    expect((await inspect(d, `${P}sidecar`)).HostConfig.NetworkMode).toBe(`container:${now.Id}`);
+    expect(sh('docker', ['exec', `${P}sidecar`, 'readlink', '/proc/self/ns/net'])).toBe(sh('docker', ['exec', name, 'readlink', '/proc/self/ns/net']));
     // The old one is gone, not left aside.
     await expect(d.getContainer(oldId).inspect()).rejects.toMatchObject({ statusCode: 404 });
   }, 60_000);
@@ -115,4 +124,8 @@ services:
     expect(up.stderr).not.toMatch(/Recreating|Creating/);
     expect(sh('docker-compose', ['-p', PROJECT, 'ps', '-q', 'svc'], dir).trim()).toBe(newId);
   }, 60_000);
+
+  test('it all went through a socket proxy that allows only the calls recreating needs', () => {
+    expect(proxy.denied).toEqual([]);
+  });
 });
