@@ -18,6 +18,7 @@ import { FileRegistry } from './input/registry';
 import { makeEncoder } from './output/encoder';
 import { createSink, type SinkOptions } from './output/sink';
 import { tuneHeap } from './heap';
+import { testCommand } from './cli-test';
 import { wireInputs } from './parsers/inputs';
 import { Pipeline } from './pipeline';
 import { Progress } from './progress';
@@ -28,6 +29,7 @@ const EXAMPLES = [
   'sidekick-ship -c /etc/sidekick/ship.yml --http 0.0.0.0:5066',
   "SIDEKICK_ES_URL=https://es:9200 SIDEKICK_ES_API_KEY_FILE=/run/secrets/es-key sidekick-ship '/var/log/app/**/*.log'",
   'sidekick-ship setup --es http://127.0.0.1:9200 --index logs-app-default',
+  'sidekick-ship test parse -c /etc/sidekick/ship.yml /var/log/app/app.log',
 ];
 
 interface CliOptions extends ShipFlags {
@@ -71,6 +73,7 @@ export function shipCommand(name = 'sidekick-ship'): Command {
   // Options written before `setup` belong to the parent command: take both.
   setupCmd.action(async (_opts: CliOptions, self: Command) => exitWith(await runSetup(self.optsWithGlobals<CliOptions>())));
   cmd.addCommand(setupCmd);
+  cmd.addCommand(testCommand(name, { addConnectionOptions, tlsFrom, checkReadable }));
   return cmd;
 }
 
