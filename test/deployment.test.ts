@@ -1,5 +1,5 @@
-// The container images and the ELK demo compose file, checked statically (there is no Docker engine here), and the
-// compose file's reference deployment run as local processes: the same commands and configuration files, with
+// The container images and the ELK demo compose file, checked statically (test/containers/ runs them on a real
+// Docker engine), and the compose file's reference deployment run as local processes: the same commands and configuration files, with
 // container paths mapped to temp directories and service names to loopback ports.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync, appendFileSync } from 'node:fs';
@@ -57,7 +57,7 @@ describe('images/Dockerfile', () => {
     const stage = byName.get(target);
     expect(stage).toBeDefined();
     const entry = stage!.lines.find((l) => l.startsWith('ENTRYPOINT'));
-    expect(entry).toBe(`ENTRYPOINT ["node", "/app/dist/cmd/${bin}.js"]`);
+    expect(entry).toBe(`ENTRYPOINT ["tini", "--", "node", "/app/dist/cmd/${bin}.js"]`);
     expect(existsSync(join(root, 'dist', 'cmd', `${bin}.js`))).toBe(true);
     const users = chain(stage!).flatMap((s) => s.lines.filter((l) => l.startsWith('USER')));
     expect(users[0]).toBe('USER node'); // the nearest USER instruction wins
