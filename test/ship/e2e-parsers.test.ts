@@ -123,4 +123,60 @@ describeWithEngine('sidekick-ship inputs and parsers', () => {
     expect(await stopShipper(run)).toBe(0);
     run = undefined;
   });
+
+  test('JSON lines, Docker json-file lines, and plain lines through a grok ingest pipeline on the engine', async () => {
+    const json = uniqueName('logs-json');
+    const docker = uniqueName('logs-docker');
+    const access = uniqueName('logs-access');
+    const pipeline = uniqueName('sidekick-grok');
+    const put = await esRequest('PUT', `/_ingest/pipeline/${pipeline}`, {
+      processors: [{ grok: { field: 'message', patterns: ['^%{IP:source.ip} %{WORD:http.request.method} %{URIPATHPARAM:url.original} %{NUMBER:http.response.status_code:int}$'] } }],
+    });
+    expect(put.status).toBe(200);
+    const jsonLines = ['{"time":"2026-03-01T10:00:00.000Z","log.level":"info","message":"order 1 placed","order":{"id":1}}', 'not json', '{"time":"2026-03-01T10:00:02.500Z","log.level":"warn","message":"order 2 slow"}'];
+    writeFileSync(join(dir, 'orders.json'), jsonLines.join('\n') + '\n');
+    writeFileSync(join(dir, 'container-json.log'), readFileSync(join(SAMPLES, 'docker-json.log')));
+    writeFileSync(join(dir, 'access.log'), '10.0.0.1 GET /orders?id=1 200\n10.0.0.2 POST /orders 503\n');
+    const extra = {
+      inputs: [
+        { paths: [join(dir, 'orders.json')], index: json, parsers: [{ ndjson: {} }, { timestamp: { field: 'time' } }, { drop_fields: { fields: ['time'] } }] },
+        { paths: [join(dir, 'container-json.log')], index: docker, parsers: [{ container: {} }] },
+        { paths: [join(dir, 'access.log')], index: access, pipeline },
+      ],
+    };
+    const check = startShipper({ dir, esUrl: engine.url, index: 'unused-default', paths: [], extra, args: ['test', 'output'] });
+    expect(await check.exited).toBe(0);
+    const once = startShipper({ dir, esUrl: engine.url, index: 'unused-default', paths: [], once: true, extra });
+    expect(await once.exited).toBe(0);
+
+    type Src = Record<string, unknown> & { message?: string; log: { level?: string; flags?: string[] } };
+    const search = async (index: string): Promise<Src[]> =>
+      (await esRequest<{ hits: { hits: { _source: Src }[] } }>('POST', `/${index}/_search`, { size: 100, sort: [{ 'log.offset': 'asc' }] })).body.hits.hits.map((h) => h._source);
+    await allDocs(json);
+    const j = await search(json);
+    expect(j.map((d) => [d['@timestamp'], d.message, d.log.level])).toEqual([
+      ['2026-03-01T10:00:00.000Z', 'order 1 placed', 'info'],
+      [expect.any(String), 'not json', undefined],
+      ['2026-03-01T10:00:02.500Z', 'order 2 slow', 'warn'],
+    ]);
+    expect(j[0].order).toEqual({ id: 1 });
+    expect(j[0].time).toBeUndefined();
+    expect((j[1].error as { message: string }).message).toMatch(/not valid JSON/);
+
+    await allDocs(docker);
+    const d = await search(docker);
+    expect(d.map((x) => [x.stream, (x.message as string).length])).toEqual([['stdout', 16], ['stdout', 40009], ['stdout', 12], ['stderr', 27]]);
+
+    await allDocs(access);
+    const a = await search(access);
+    expect(a.map((x) => [x.source, x.http, x.url])).toEqual([
+      [{ ip: '10.0.0.1' }, { request: { method: 'GET' }, response: { status_code: 200 } }, { original: '/orders?id=1' }],
+      [{ ip: '10.0.0.2' }, { request: { method: 'POST' }, response: { status_code: 503 } }, { original: '/orders' }],
+    ]);
+
+    // A pipeline the engine does not have: test output says so and exits 1.
+    const missing = { inputs: [{ ...extra.inputs[2], pipeline: 'no-such-pipeline' }] };
+    const bad = startShipper({ dir, esUrl: engine.url, index: 'unused-default', paths: [], extra: missing, args: ['test', 'output'] });
+    expect(await bad.exited).toBe(1);
+  });
 });
