@@ -20,6 +20,8 @@ import { createSink, type SinkOptions } from './output/sink';
 import { tuneHeap } from './heap';
 import { Pipeline } from './pipeline';
 import { Progress } from './progress';
+import { statusRoutes } from './page';
+import { StatusTracker } from './status';
 
 const EXAMPLES = [
   "sidekick-ship --es http://elasticsearch:9200 '/var/log/app/*.log'",
@@ -55,7 +57,8 @@ export function shipCommand(name = 'sidekick-ship'): Command {
     .option('--state-dir <dir>', 'where positions and dead letters are kept (env SIDEKICK_STATE_DIR; default ./data/ship)')
     .addOption(new Option('--from <where>', 'where to start in a file seen for the first time (default beginning)').choices(['beginning', 'end']))
     .option('--once', 'ship what the files hold now, wait for every acknowledgement, save positions and exit 0')
-    .option('--http <addr>', 'serve /healthz and /metrics on HOST:PORT, e.g. 127.0.0.1:5066 (env SIDEKICK_SHIP_HTTP)')
+    .option('--http <addr>', 'serve the status page at /, /status, /healthz and /metrics on HOST:PORT, e.g. 127.0.0.1:5066 (env SIDEKICK_SHIP_HTTP)')
+    .addOption(new Option('--listen <addr>', 'old name of --http').hideHelp())
     .addOption(new Option('--compression <kind>', 'request body compression (default gzip)').choices(['gzip', 'none']))
     .option('--max-line <size>', 'longer lines are cut and flagged truncated (default 1MiB)', parseWith('--max-line', parseSize, SIZE_EXPECTED))
     .option('--fields <key=value>', 'add a field to every document (repeatable; dotted keys nest)', collectField);
@@ -167,6 +170,9 @@ async function run(globs: string[], opts: CliOptions): Promise<number> {
     logger,
   );
   registerInputMetrics(metrics, pipeline, input);
+  const status = cfg.http
+    ? new StatusTracker({ input, pipeline, sink, metrics, urls: cfg.es.urls, index: cfg.index, concurrency: cfg.batch.concurrency, memoryBudget: cfg.memory_budget })
+    : undefined;
   const http = cfg.http
     ? await startHttp({
         listen: cfg.http,
@@ -176,6 +182,7 @@ async function run(globs: string[], opts: CliOptions): Promise<number> {
           const h = sink.health();
           return { ok: h.unreachableForMs <= cfg.unhealthy_after, detail: { engine: h, bytes_pending: pipeline.pendingBytes } };
         },
+        routes: statusRoutes(status!, Date.now()),
       })
     : undefined;
   logger.info(
@@ -190,6 +197,7 @@ async function run(globs: string[], opts: CliOptions): Promise<number> {
       registry.stopAutoSave();
       await registry.save();
       await sink.close();
+      status?.stop();
       await http?.close();
     })());
   let signalled = false;

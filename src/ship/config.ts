@@ -109,6 +109,8 @@ export interface ShipFlags {
   from?: string;
   once?: boolean;
   http?: string;
+  /** Old name of --http, as in the other programs. */
+  listen?: string;
   flavor?: string;
   compression?: string;
   maxLine?: string | number;
@@ -123,13 +125,14 @@ export function loadShipConfig(flags: ShipFlags, globs: string[], env: NodeJS.Pr
     { flag: '--from', key: 'from', value: flags.from },
     { flag: '--once', key: 'once', value: flags.once || undefined },
     { flag: '--http', key: 'http', value: flags.http },
+    { flag: '--listen', key: 'http', value: flags.listen },
     { flag: '--flavor', key: 'es.flavor', value: flags.flavor },
     { flag: '--compression', key: 'es.compression', value: flags.compression },
     { flag: '--max-line', key: 'read.max_line', value: flags.maxLine },
     { flag: 'GLOB', key: 'paths', value: globs.length > 0 ? globs : undefined },
     ...Object.entries(flags.fields ?? {}).map(([k, v]) => ({ flag: '--fields', key: `fields.${k}`, value: v })),
   ];
-  return loadConfig(shipSchema, { file: flags.config, env, envBindings: ENV_BINDINGS, flags: values });
+  return loadConfig(shipSchema, { file: flags.config, env, envBindings: ENV_BINDINGS, flags: values, aliases: { listen: 'http' } });
 }
 
 export type Auth = { username: string; password: string } | { apiKey: string };
