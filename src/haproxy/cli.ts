@@ -11,13 +11,17 @@ import { parseInfo } from './info';
 import { registerStatMetrics, statToPrometheus } from './metrics';
 import { formatAddress, parseSocketAddress, RuntimeClient, type SocketAddress, type SocketMode } from './socket';
 import { parseServersState, type AdminFlag, type OpState, type ServerStateRow } from './servers-state';
-import { parseStat, rowToJson, type StatRow } from './stat';
+import { describeMalformed, parseStat, rowToJson, type StatRow } from './stat';
 import { Watcher, type TransitionalMode, type WatchEvent } from './watch';
+import { renderWatchPage, type WatchStateBody } from './page';
+import { pageRoutes } from '../common/page';
 import { Webhooks } from '../common/webhooks';
 import { readSecret } from '../common/secrets';
 import { Counter, Gauge, Histogram } from 'prom-client';
 
 const DEFAULT_SOCKET = '/run/haproxy/admin.sock';
+/** Events kept for /state and the page, newest first. */
+const RECENT_EVENTS = 50;
 const SOCKET_EXPECTED = 'a unix socket path such as /run/haproxy/admin.sock, or HOST:PORT';
 
 interface SocketOpts {
@@ -63,7 +67,7 @@ export function haproxyCommand(name = 'sidekick-haproxy'): Command {
     `${name} show --backend app --servers --json`,
     `${name} show --prom --socket 127.0.0.1:9999`,
     `${name} info --json`,
-    `${name} watch --interval 1s --webhook http://orchestrator:9000/haproxy-events --listen :9101`,
+    `${name} watch --interval 1s --webhook http://orchestrator:9000/haproxy-events --http :9101`,
     `${name} set app/web1 drain`,
   ]);
   program.addCommand(showCommand(name)).addCommand(infoCommand(name)).addCommand(watchCommand(name)).addCommand(setCommand(name));
@@ -89,6 +93,7 @@ function showCommand(prog: string): Command {
       if (o.admin && o.prom) throw new UsageError('--admin adds fields to the table and to --json, not to --prom; leave one out');
       const [statText, stateText] = await withClient(o, async (api) => [await api.command('show stat'), o.admin ? await api.command('show servers state') : undefined]);
       const table = parseStat(statText);
+      for (const m of table.malformed) process.stderr.write(`${prog}: warning: ${describeMalformed(m)}\n`);
       const admin = stateText === undefined ? undefined : adminByServer(parseServersState(stateText));
       table.rows = table.rows.filter((r) => (o.backend === undefined || r.proxy === o.backend) && (!o.servers || r.type === 'server'));
       if (o.backend !== undefined && table.rows.length === 0) {
@@ -155,11 +160,11 @@ function infoCommand(prog: string): Command {
 function watchCommand(prog: string): Command {
   const cmd = newCommand(
     'watch',
-    'Poll HAProxy and print one JSON line per real state change of a server or backend (server.state, backend.state), and haproxy.reload on a reload; optionally POST them to webhooks and serve /metrics, /healthz and /state.',
+    'Poll HAProxy and print one JSON line per real state change of a server or backend (server.state, backend.state), and haproxy.reload on a reload; optionally POST them to webhooks and serve a status page, /state, /healthz and /metrics.',
     [
       `${prog} watch --socket /run/haproxy/admin.sock --interval 1s`,
       `${prog} watch --webhook http://orchestrator:9000/events --webhook http://backup:9000/events`,
-      `${prog} watch --listen 0.0.0.0:9101 --transitional report --settle 3s`,
+      `${prog} watch --http 0.0.0.0:9101 --transitional report --settle 3s`,
     ],
   );
   withLogOptions(
@@ -171,7 +176,8 @@ function watchCommand(prog: string): Command {
           .argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), ...v.split(/[\s,]+/).filter(Boolean).map(checkUrl)])
           .env('SIDEKICK_HAPROXY_WEBHOOKS'),
       )
-      .option('--listen <host:port>', 'serve /metrics, /healthz and /state here')
+      .addOption(new Option('--http <host:port>', 'serve the status page at /, /state, /healthz and /metrics here').env('SIDEKICK_HAPROXY_HTTP'))
+      .addOption(new Option('--listen <host:port>', 'old name of --http').hideHelp())
       .addOption(
         new Option('--transitional <mode>', 'UP n/m and DOWN n/m: hide (count as the steady state they leave) or report (as going-down / going-up)').choices(['hide', 'report']).default('hide'),
       )
@@ -180,7 +186,11 @@ function watchCommand(prog: string): Command {
         new Option('--reload-grace <duration>', 'after a reload, wait this long for checks to settle before comparing states').default(5000, '5s').argParser(parseWith('--reload-grace', parseDuration, DURATION_EXPECTED)),
       )
       .addOption(new Option('--webhook-queue <n>', 'events kept per webhook while it is unreachable').default(1000).argParser(parseWith('--webhook-queue', positiveInt, 'a positive integer'))),
-  ).action(async (o: SocketOpts & { interval: number; webhook?: string[]; listen?: string; transitional: TransitionalMode; settle: number; reloadGrace: number; webhookQueue: number; logLevel: string; logFormat: 'json' | 'text' | 'auto' }) => {
+  ).action(async (o: SocketOpts & { interval: number; webhook?: string[]; http?: string; listen?: string; transitional: TransitionalMode; settle: number; reloadGrace: number; webhookQueue: number; logLevel: string; logFormat: 'json' | 'text' | 'auto' }, self: Command) => {
+    // --listen is the old name of --http; as flags they conflict, and either flag overrides SIDEKICK_HAPROXY_HTTP.
+    const httpFlag = self.getOptionValueSource('http') === 'cli';
+    if (httpFlag && o.listen !== undefined) throw new UsageError('--listen is the old name of --http; give only --http');
+    const httpAddress = httpFlag ? o.http : (o.listen ?? o.http);
     const logger = createLogger({ name: 'sidekick-haproxy', level: o.logLevel, format: o.logFormat });
     const webhooks = o.webhook ?? [];
     const env = process.env;
@@ -208,7 +218,10 @@ function watchCommand(prog: string): Command {
         for (const k of ['delivered', 'failed', 'dropped', 'retries'] as const) this.set({ outcome: k }, sender?.stats[k] ?? 0);
       },
     });
+    const recent: WatchEvent[] = [];
     const emit = (e: WatchEvent): void => {
+      recent.unshift(e);
+      if (recent.length > RECENT_EVENTS) recent.pop();
       process.stdout.write(JSON.stringify(e) + '\n');
       events.inc({ event: e.event });
       sender?.send(e);
@@ -229,25 +242,37 @@ function watchCommand(prog: string): Command {
       },
     });
     registerStatMetrics(registry, () => watcher.table);
+    new Counter({
+      name: 'sidekick_haproxy_malformed_rows_total',
+      help: 'show stat rows skipped because their field count did not match the header',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(watcher.malformedRows);
+      },
+    });
+    const startedAt = Date.now();
+    const state = (): WatchStateBody => ({
+      socket: formatAddress(o.socket),
+      pid: watcher.info?.pid,
+      version: watcher.info?.version,
+      interval_ms: o.interval,
+      polled_at: watcher.lastPollAt ? new Date(watcher.lastPollAt).toISOString() : undefined,
+      error: watcher.lastError,
+      items: watcher.tracker.view(),
+      frontends: (watcher.table?.rows ?? []).filter((r) => r.type === 'frontend').map((r) => ({ proxy: r.proxy, state: r.state, status: r.status, ...(typeof r.fields.scur === 'number' ? { scur: r.fields.scur } : {}) })),
+      events: recent,
+    });
     let http: HttpListener | undefined;
-    if (o.listen !== undefined) {
+    if (httpAddress !== undefined) {
       http = await startHttp({
-        listen: o.listen,
+        listen: httpAddress,
         logger,
         registry,
         health: () => ({ ok: watcher.lastError === undefined && watcher.table !== undefined, detail: { socket: formatAddress(o.socket), ...(watcher.lastError ? { error: watcher.lastError } : {}) } }),
         routes: {
-          '/state': () => ({
-            status: watcher.table ? 200 : 503,
-            body: {
-              socket: formatAddress(o.socket),
-              pid: watcher.info?.pid,
-              version: watcher.info?.version,
-              polled_at: watcher.lastPollAt ? new Date(watcher.lastPollAt).toISOString() : undefined,
-              error: watcher.lastError,
-              items: watcher.tracker.view(),
-            },
-          }),
+          '/state': () => ({ status: watcher.table ? 200 : 503, body: state() }),
+          ...pageRoutes(() => renderWatchPage(state(), { startedAt })),
         },
       });
     }

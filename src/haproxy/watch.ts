@@ -1,8 +1,8 @@
 // Watches HAProxy: polls the runtime API, diffs snapshots into server.state / backend.state events, notices reloads.
 import type { Logger } from '../common/log';
-import { parseInfo, processIdentity, type Info } from './info';
+import { isNewProcess, parseInfo, processSample, type Info, type ProcessSample } from './info';
 import type { RuntimeClient } from './socket';
-import { parseStat, type StatRow, type StatTable } from './stat';
+import { describeMalformed, parseStat, type StatRow, type StatTable } from './stat';
 import type { ServerState } from './status';
 
 export interface ServerStateEvent {
@@ -38,6 +38,28 @@ export interface ReloadEvent {
 
 export type WatchEvent = ServerStateEvent | BackendStateEvent | ReloadEvent;
 
+/** A backend or server as /state shows it; the optional fields are HAProxy's `show stat` columns of the same name. */
+export interface ViewItem {
+  proxy: string;
+  server?: string;
+  type: string;
+  /** The state as reported in events (transitional states hidden unless --transitional report). */
+  state: ServerState;
+  /** HAProxy's own status text, such as "UP 1/3". */
+  status: string;
+  check_status?: string;
+  check_desc?: string;
+  /** Milliseconds the last check took. */
+  check_duration?: number;
+  weight?: number;
+  /** Current sessions. */
+  scur?: number;
+  /** Seconds since HAProxy last changed the state (at the last poll). */
+  lastchg?: number;
+  /** ISO time the watcher first saw the reported state. */
+  since: string;
+}
+
 /** report: "UP 1/3" is an event to going-down. hide: transitional states count as the last steady state. */
 export type TransitionalMode = 'report' | 'hide';
 
@@ -70,8 +92,7 @@ export class StateTracker {
   private readonly reloadGraceMs: number;
   private readonly items = new Map<string, Tracked>();
   private order: Tracked[] = [];
-  private identity: string | undefined;
-  private pid: number | undefined;
+  private process: ProcessSample | undefined;
   private graceUntil = 0;
 
   constructor(opts: TrackerOptions = {}) {
@@ -80,21 +101,21 @@ export class StateTracker {
     this.reloadGraceMs = opts.reloadGraceMs ?? 5000;
   }
 
-  /** Feeds one snapshot; returns the events it reveals, in row order. */
-  update(rows: readonly StatRow[], info: Info | undefined, now: number): WatchEvent[] {
+  /**
+   * Feeds one snapshot; returns the events it reveals, in row order. `asked`: when `show info` was sent and
+   * answered (ms since epoch), which bounds the instant its uptime was read.
+   */
+  update(rows: readonly StatRow[], info: Info | undefined, now: number, asked = { sentAt: now, answeredAt: now }): WatchEvent[] {
     const at = new Date(now).toISOString();
     const events: WatchEvent[] = [];
-    const first = this.identity === undefined;
     if (info) {
-      const id = processIdentity(info, now);
-      if (this.identity !== undefined && id !== this.identity) {
-        events.push({ event: 'haproxy.reload', ...(this.pid !== undefined ? { from_pid: this.pid } : {}), ...(info.pid !== undefined ? { to_pid: info.pid } : {}), ...(info.version ? { version: info.version } : {}), at });
+      const cur = processSample(info, asked.sentAt, asked.answeredAt);
+      const prev = this.process;
+      if (prev && isNewProcess(prev, cur)) {
+        events.push({ event: 'haproxy.reload', ...(prev.pid !== undefined ? { from_pid: prev.pid } : {}), ...(info.pid !== undefined ? { to_pid: info.pid } : {}), ...(info.version ? { version: info.version } : {}), at });
         this.graceUntil = now + this.reloadGraceMs;
       }
-      this.identity = id;
-      this.pid = info.pid;
-    } else if (first) {
-      this.identity = '';
+      this.process = cur;
     }
     const inGrace = now < this.graceUntil;
     // HAProxy prints rows in the same order every time, so the previous poll's order usually matches
@@ -141,17 +162,25 @@ export class StateTracker {
     return events;
   }
 
-  /** The current view: every backend and server with its reported state. */
-  view(): { proxy: string; server?: string; type: string; state: ServerState; status: string; check_status?: string; since: string }[] {
-    return [...this.items.values()].map(({ row, reported, since }) => ({
-      proxy: row.proxy,
-      ...(row.type === 'server' ? { server: row.name } : {}),
-      type: row.type,
-      state: reported,
-      status: row.status,
-      ...(typeof row.fields.check_status === 'string' ? { check_status: row.fields.check_status } : {}),
-      since: new Date(since).toISOString(),
-    }));
+  /** The current view: every backend and server with its reported state and HAProxy's columns of the last poll. */
+  view(): ViewItem[] {
+    return [...this.items.values()].map(({ row, reported, since }) => {
+      const f = row.fields;
+      return {
+        proxy: row.proxy,
+        ...(row.type === 'server' ? { server: row.name } : {}),
+        type: row.type,
+        state: reported,
+        status: row.status,
+        ...(typeof f.check_status === 'string' ? { check_status: f.check_status } : {}),
+        ...(typeof f.check_desc === 'string' ? { check_desc: f.check_desc } : {}),
+        ...(typeof f.check_duration === 'number' ? { check_duration: f.check_duration } : {}),
+        ...(typeof f.weight === 'number' ? { weight: f.weight } : {}),
+        ...(typeof f.scur === 'number' ? { scur: f.scur } : {}),
+        ...(typeof f.lastchg === 'number' ? { lastchg: f.lastchg } : {}),
+        since: new Date(since).toISOString(),
+      };
+    });
   }
 
   private effective(state: ServerState, previous: ServerState | undefined): ServerState {
@@ -195,6 +224,9 @@ export class Watcher {
   info: Info | undefined;
   lastError: string | undefined;
   lastPollAt: number | undefined;
+  /** Rows of `show stat` skipped so far because their field count did not match the header. */
+  malformedRows = 0;
+  private malformedSeen = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
@@ -205,16 +237,28 @@ export class Watcher {
 
   /** One poll: show info, show stat, diff. Throws on socket or parse errors. */
   async pollOnce(now = Date.now): Promise<WatchEvent[]> {
+    let sentAt = now();
     let info = parseInfo(await this.opts.client.command('show info'));
     if (info.values.Stopping === 1 && this.opts.client.mode === 'prompt') {
       // A kept session outlives a reload on the old worker, which answers with stale data until it exits.
       this.opts.client.close();
+      sentAt = now();
       info = parseInfo(await this.opts.client.command('show info'));
     }
+    const asked = { sentAt, answeredAt: now() };
     const table = parseStat(await this.opts.client.command('show stat'), { columns: WATCH_COLUMNS });
+    this.malformedRows += table.malformed.length;
+    // Warned once while a row stays malformed, not on every poll.
+    const seen = new Set<string>();
+    for (const m of table.malformed) {
+      const key = `${m.line}:${m.text}`;
+      seen.add(key);
+      if (!this.malformedSeen.has(key)) this.opts.logger.warn({ line: m.line, proxy: m.proxy, name: m.name, fields: m.fields, expected: m.expected }, describeMalformed(m));
+    }
+    this.malformedSeen = seen;
     this.info = info;
     this.table = table;
-    const events = this.tracker.update(table.rows, info, now());
+    const events = this.tracker.update(table.rows, info, now(), asked);
     for (const e of events) this.opts.onEvent(e);
     return events;
   }
