@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { signBody, signatureHeaders } from '../../src/common/signature';
 import { Haproxy, haveHaproxy } from '../haproxy/helpers/haproxy';
-import { eventually, sleep, tempDir } from '../support/wait';
+import { eventually, freePort, sleep, tempDir } from '../support/wait';
 import { describeWithDocker, BUILD_TIMEOUT_MS, testImage, docker, exec, inspect, removeContainers, runContainer, runHeal, startedAt, waitForHealth, type RunningHeal } from './helpers';
 
 const P = `heal-v${process.pid}-`;
@@ -83,10 +83,16 @@ describeWithDocker('probe and HAProxy events into sidekick-heal', () => {
   (haveHaproxy ? test : test.skip)('an HAProxy server DOWN past down_grace, signed, restarts the container at its address', async () => {
     const ip = (await inspect(d, `${P}web`)).NetworkSettings.Networks.bridge!.IPAddress;
     haproxy = await new Haproxy({ backends: [{ name: 'app', servers: [{ name: 'web1', host: ip, port: 8000 }] }] }).start();
-    const watch = spawnCli('sidekick-haproxy.js', ['watch', '--socket', haproxy.adminSocket, '--interval', '200ms', '--webhook', `${heal.url}/events`], { SIDEKICK_HAPROXY_WEBHOOK_SECRET: SECRET });
+    const port = await freePort();
+    const watch = spawnCli('sidekick-haproxy.js', ['watch', '--socket', haproxy.adminSocket, '--interval', '200ms', '--http', `127.0.0.1:${port}`, '--webhook', `${heal.url}/events`], {
+      SIDEKICK_HAPROXY_WEBHOOK_SECRET: SECRET,
+    });
     children.push(watch);
-    // Up first (the watcher's first poll is its baseline), then the listener goes away.
-    await sleep(1500);
+    // Up first, as the watcher sees it (its first poll is its baseline), then the listener goes away.
+    await eventually('app/web1 up in the watcher', async () => {
+      const state = (await (await fetch(`http://127.0.0.1:${port}/state`).catch(() => undefined))?.json().catch(() => undefined)) as { items?: { proxy: string; server?: string; state: string }[] } | undefined;
+      return state?.items?.some((i) => i.proxy === 'app' && i.server === 'web1' && i.state === 'up');
+    }, 20_000, 200);
     exec(`${P}web`, 'kill $(cat /tmp/listener.pid)');
     await eventually('the server.state event', () => watch.output.join('').includes('"to":"down"'), 15_000);
     const action = await eventually('heal.action', () => heal.about(`${P}web`).find((e) => e.event === 'heal.action'), 15_000);

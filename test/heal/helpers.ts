@@ -87,7 +87,7 @@ export async function removeContainers(d: Docker, prefix: string): Promise<void>
   await Promise.all(list.filter((c) => c.Names.some((n) => n.startsWith(`/${prefix}`))).map((c) => d.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined)));
 }
 
-const quiet = () => createLogger({ name: 'test', level: process.env.SIDEKICK_TEST_LOG ?? 'silent', destination: new Writable({ write: (c, _e, cb) => (process.env.SIDEKICK_TEST_LOG ? process.stderr.write(c, cb) : cb()) }) });
+const quiet = () => createLogger({ name: 'test', level: process.env.SIDEKICK_TEST_LOG ?? 'silent', destination: new Writable({ write: (c, _e, cb) => cb(void (process.env.SIDEKICK_TEST_LOG && process.stderr.write(c))) }) });
 
 export interface RunningHeal {
   server: HealServer;

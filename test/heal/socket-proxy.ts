@@ -49,6 +49,8 @@ export async function socketProxy(socketPath: string, allow: Call[]): Promise<So
     }
     const upstream = request({ socketPath, path: req.url, method: req.method, headers: req.headers }, (r) => {
       res.writeHead(r.statusCode ?? 502, r.headers);
+      // Headers now, not with the first body chunk: the events stream may stay silent for minutes.
+      res.flushHeaders();
       r.pipe(res);
     });
     upstream.on('error', () => res.destroy());
