@@ -26,6 +26,11 @@ export interface ConfigSources {
   env?: NodeJS.ProcessEnv;
   envBindings?: Record<string, EnvBinding>;
   flags?: FlagValue[];
+  /**
+   * Old key names the file may still use, mapped to the current ones ({ listen: 'http' }). Old and current
+   * names of one key in one source (file, environment or flags) are an error, not a silent choice.
+   */
+  aliases?: Record<KeyPath, KeyPath>;
 }
 
 type Tree = Record<string, unknown>;
@@ -36,19 +41,23 @@ export function loadConfig<S extends z.ZodType>(schema: S, sources: ConfigSource
   const origin = new Map<KeyPath, string>(); // most specific key path -> where it came from
 
   if (sources.file) {
-    const fromFile = readYamlFile(sources.file);
+    const fromFile = renameAliases(readYamlFile(sources.file), sources.aliases ?? {}, sources.file);
     deepMerge(merged, fromFile);
     for (const path of leafPaths(fromFile)) origin.set(path, sources.file);
   }
   const env = sources.env ?? process.env;
+  const fromEnv = new Map<KeyPath, string>();
   for (const [name, binding] of Object.entries(sources.envBindings ?? {})) {
     const raw = env[name];
     if (raw === undefined || raw === '') continue;
+    oneNamePerKey(fromEnv, binding.key, `environment variable ${name}`);
     setPath(merged, binding.key, coerceEnv(name, raw, binding.kind ?? 'string'));
     origin.set(binding.key, `environment variable ${name}`);
   }
+  const fromFlags = new Map<KeyPath, string>();
   for (const f of sources.flags ?? []) {
     if (f.value === undefined) continue;
+    oneNamePerKey(fromFlags, f.key, `flag ${f.flag}`);
     setPath(merged, f.key, f.value);
     origin.set(f.key, `flag ${f.flag}`);
   }
@@ -144,6 +153,33 @@ export function parseHostPort(text: string, defaultHost = '0.0.0.0'): HostPort |
 }
 
 // ---- internals ----
+
+/** Moves values under old key names to the current names; a file that uses both names of one key is an error. */
+function renameAliases(tree: Tree, aliases: Record<KeyPath, KeyPath>, file: string): Tree {
+  for (const [old, current] of Object.entries(aliases)) {
+    const value = getPath(tree, old.split('.'));
+    if (value === undefined) continue;
+    if (getPath(tree, current.split('.')) !== undefined) {
+      throw new ConfigError(file, [`${old}: is the old name of ${current}; set only ${current}`]);
+    }
+    deletePath(tree, old);
+    setPath(tree, current, value);
+  }
+  return tree;
+}
+
+/** Two names (an alias and the current name) setting one key in the same source is a mistake worth naming. */
+function oneNamePerKey(seen: Map<KeyPath, string>, key: KeyPath, where: string): void {
+  const first = seen.get(key);
+  if (first !== undefined && first !== where) throw new ConfigError(where, [`sets ${key}, as ${first} does; set only one of them`]);
+  seen.set(key, where);
+}
+
+function deletePath(tree: Tree, path: KeyPath): void {
+  const parts = path.split('.');
+  const parent = getPath(tree, parts.slice(0, -1));
+  if (isPlainObject(parent)) delete parent[parts[parts.length - 1]];
+}
 
 function coerceEnv(name: string, raw: string, kind: NonNullable<EnvBinding['kind']>): unknown {
   switch (kind) {

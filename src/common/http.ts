@@ -10,6 +10,8 @@ export interface HttpReply {
   status: number;
   body: unknown; // string is sent as text/plain, anything else as JSON
   contentType?: string;
+  /** Extra response headers (e.g. a page's Content-Security-Policy). */
+  headers?: Record<string, string>;
 }
 
 export type Route = (req: IncomingMessage, url: URL) => HttpReply | Promise<HttpReply>;
@@ -85,6 +87,7 @@ function send(res: ServerResponse, reply: HttpReply): void {
   const isText = typeof reply.body === 'string';
   const body = isText ? (reply.body as string) : JSON.stringify(reply.body, null, 2) + '\n';
   res.writeHead(reply.status, {
+    ...reply.headers,
     'content-type': reply.contentType ?? (isText ? 'text/plain; charset=utf-8' : 'application/json'),
     'content-length': Buffer.byteLength(body),
   });

@@ -13,10 +13,14 @@ import { formatAddress, parseSocketAddress, RuntimeClient, type SocketAddress, t
 import { parseServersState, type AdminFlag, type OpState, type ServerStateRow } from './servers-state';
 import { parseStat, rowToJson, type StatRow } from './stat';
 import { Watcher, type TransitionalMode, type WatchEvent } from './watch';
+import { renderWatchPage, type WatchStateBody } from './page';
+import { pageRoutes } from '../common/page';
 import { Webhooks } from '../common/webhooks';
 import { Counter, Gauge, Histogram } from 'prom-client';
 
 const DEFAULT_SOCKET = '/run/haproxy/admin.sock';
+/** Events kept for /state and the page, newest first. */
+const RECENT_EVENTS = 50;
 const SOCKET_EXPECTED = 'a unix socket path such as /run/haproxy/admin.sock, or HOST:PORT';
 
 interface SocketOpts {
@@ -62,7 +66,7 @@ export function haproxyCommand(name = 'sidekick-haproxy'): Command {
     `${name} show --backend app --servers --json`,
     `${name} show --prom --socket 127.0.0.1:9999`,
     `${name} info --json`,
-    `${name} watch --interval 1s --webhook http://orchestrator:9000/haproxy-events --listen :9101`,
+    `${name} watch --interval 1s --webhook http://orchestrator:9000/haproxy-events --http :9101`,
     `${name} set app/web1 drain`,
   ]);
   program.addCommand(showCommand(name)).addCommand(infoCommand(name)).addCommand(watchCommand(name)).addCommand(setCommand(name));
@@ -154,11 +158,11 @@ function infoCommand(prog: string): Command {
 function watchCommand(prog: string): Command {
   const cmd = newCommand(
     'watch',
-    'Poll HAProxy and print one JSON line per real state change of a server or backend (server.state, backend.state), and haproxy.reload on a reload; optionally POST them to webhooks and serve /metrics, /healthz and /state.',
+    'Poll HAProxy and print one JSON line per real state change of a server or backend (server.state, backend.state), and haproxy.reload on a reload; optionally POST them to webhooks and serve a status page, /state, /healthz and /metrics.',
     [
       `${prog} watch --socket /run/haproxy/admin.sock --interval 1s`,
       `${prog} watch --webhook http://orchestrator:9000/events --webhook http://backup:9000/events`,
-      `${prog} watch --listen 0.0.0.0:9101 --transitional report --settle 3s`,
+      `${prog} watch --http 0.0.0.0:9101 --transitional report --settle 3s`,
     ],
   );
   withLogOptions(
@@ -170,7 +174,8 @@ function watchCommand(prog: string): Command {
           .argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), ...v.split(/[\s,]+/).filter(Boolean).map(checkUrl)])
           .env('SIDEKICK_HAPROXY_WEBHOOKS'),
       )
-      .option('--listen <host:port>', 'serve /metrics, /healthz and /state here')
+      .addOption(new Option('--http <host:port>', 'serve the status page at /, /state, /healthz and /metrics here').env('SIDEKICK_HAPROXY_HTTP'))
+      .addOption(new Option('--listen <host:port>', 'old name of --http').hideHelp())
       .addOption(
         new Option('--transitional <mode>', 'UP n/m and DOWN n/m: hide (count as the steady state they leave) or report (as going-down / going-up)').choices(['hide', 'report']).default('hide'),
       )
@@ -179,7 +184,11 @@ function watchCommand(prog: string): Command {
         new Option('--reload-grace <duration>', 'after a reload, wait this long for checks to settle before comparing states').default(5000, '5s').argParser(parseWith('--reload-grace', parseDuration, DURATION_EXPECTED)),
       )
       .addOption(new Option('--webhook-queue <n>', 'events kept per webhook while it is unreachable').default(1000).argParser(parseWith('--webhook-queue', positiveInt, 'a positive integer'))),
-  ).action(async (o: SocketOpts & { interval: number; webhook?: string[]; listen?: string; transitional: TransitionalMode; settle: number; reloadGrace: number; webhookQueue: number; logLevel: string; logFormat: 'json' | 'text' | 'auto' }) => {
+  ).action(async (o: SocketOpts & { interval: number; webhook?: string[]; http?: string; listen?: string; transitional: TransitionalMode; settle: number; reloadGrace: number; webhookQueue: number; logLevel: string; logFormat: 'json' | 'text' | 'auto' }, self: Command) => {
+    // --listen is the old name of --http; as flags they conflict, and either flag overrides SIDEKICK_HAPROXY_HTTP.
+    const httpFlag = self.getOptionValueSource('http') === 'cli';
+    if (httpFlag && o.listen !== undefined) throw new UsageError('--listen is the old name of --http; give only --http');
+    const httpAddress = httpFlag ? o.http : (o.listen ?? o.http);
     const logger = createLogger({ name: 'sidekick-haproxy', level: o.logLevel, format: o.logFormat });
     const webhooks = o.webhook ?? [];
     const sender = webhooks.length > 0 ? new Webhooks({ targets: webhooks.map((url) => ({ url })), logger, maxQueue: o.webhookQueue }) : undefined;
@@ -205,7 +214,10 @@ function watchCommand(prog: string): Command {
         for (const k of ['delivered', 'failed', 'dropped', 'retries'] as const) this.set({ outcome: k }, sender?.stats[k] ?? 0);
       },
     });
+    const recent: WatchEvent[] = [];
     const emit = (e: WatchEvent): void => {
+      recent.unshift(e);
+      if (recent.length > RECENT_EVENTS) recent.pop();
       process.stdout.write(JSON.stringify(e) + '\n');
       events.inc({ event: e.event });
       sender?.send(e);
@@ -226,25 +238,28 @@ function watchCommand(prog: string): Command {
       },
     });
     registerStatMetrics(registry, () => watcher.table);
+    const startedAt = Date.now();
+    const state = (): WatchStateBody => ({
+      socket: formatAddress(o.socket),
+      pid: watcher.info?.pid,
+      version: watcher.info?.version,
+      interval_ms: o.interval,
+      polled_at: watcher.lastPollAt ? new Date(watcher.lastPollAt).toISOString() : undefined,
+      error: watcher.lastError,
+      items: watcher.tracker.view(),
+      frontends: (watcher.table?.rows ?? []).filter((r) => r.type === 'frontend').map((r) => ({ proxy: r.proxy, state: r.state, status: r.status, ...(typeof r.fields.scur === 'number' ? { scur: r.fields.scur } : {}) })),
+      events: recent,
+    });
     let http: HttpListener | undefined;
-    if (o.listen !== undefined) {
+    if (httpAddress !== undefined) {
       http = await startHttp({
-        listen: o.listen,
+        listen: httpAddress,
         logger,
         registry,
         health: () => ({ ok: watcher.lastError === undefined && watcher.table !== undefined, detail: { socket: formatAddress(o.socket), ...(watcher.lastError ? { error: watcher.lastError } : {}) } }),
         routes: {
-          '/state': () => ({
-            status: watcher.table ? 200 : 503,
-            body: {
-              socket: formatAddress(o.socket),
-              pid: watcher.info?.pid,
-              version: watcher.info?.version,
-              polled_at: watcher.lastPollAt ? new Date(watcher.lastPollAt).toISOString() : undefined,
-              error: watcher.lastError,
-              items: watcher.tracker.view(),
-            },
-          }),
+          '/state': () => ({ status: watcher.table ? 200 : 503, body: state() }),
+          ...pageRoutes(() => renderWatchPage(state(), { startedAt })),
         },
       });
     }

@@ -36,6 +36,28 @@ export interface ReloadEvent {
 
 export type WatchEvent = ServerStateEvent | BackendStateEvent | ReloadEvent;
 
+/** A backend or server as /state shows it; the optional fields are HAProxy's `show stat` columns of the same name. */
+export interface ViewItem {
+  proxy: string;
+  server?: string;
+  type: string;
+  /** The state as reported in events (transitional states hidden unless --transitional report). */
+  state: ServerState;
+  /** HAProxy's own status text, such as "UP 1/3". */
+  status: string;
+  check_status?: string;
+  check_desc?: string;
+  /** Milliseconds the last check took. */
+  check_duration?: number;
+  weight?: number;
+  /** Current sessions. */
+  scur?: number;
+  /** Seconds since HAProxy last changed the state (at the last poll). */
+  lastchg?: number;
+  /** ISO time the watcher first saw the reported state. */
+  since: string;
+}
+
 /** report: "UP 1/3" is an event to going-down. hide: transitional states count as the last steady state. */
 export type TransitionalMode = 'report' | 'hide';
 
@@ -139,17 +161,25 @@ export class StateTracker {
     return events;
   }
 
-  /** The current view: every backend and server with its reported state. */
-  view(): { proxy: string; server?: string; type: string; state: ServerState; status: string; check_status?: string; since: string }[] {
-    return [...this.items.values()].map(({ row, reported, since }) => ({
-      proxy: row.proxy,
-      ...(row.type === 'server' ? { server: row.name } : {}),
-      type: row.type,
-      state: reported,
-      status: row.status,
-      ...(typeof row.fields.check_status === 'string' ? { check_status: row.fields.check_status } : {}),
-      since: new Date(since).toISOString(),
-    }));
+  /** The current view: every backend and server with its reported state and HAProxy's columns of the last poll. */
+  view(): ViewItem[] {
+    return [...this.items.values()].map(({ row, reported, since }) => {
+      const f = row.fields;
+      return {
+        proxy: row.proxy,
+        ...(row.type === 'server' ? { server: row.name } : {}),
+        type: row.type,
+        state: reported,
+        status: row.status,
+        ...(typeof f.check_status === 'string' ? { check_status: f.check_status } : {}),
+        ...(typeof f.check_desc === 'string' ? { check_desc: f.check_desc } : {}),
+        ...(typeof f.check_duration === 'number' ? { check_duration: f.check_duration } : {}),
+        ...(typeof f.weight === 'number' ? { weight: f.weight } : {}),
+        ...(typeof f.scur === 'number' ? { scur: f.scur } : {}),
+        ...(typeof f.lastchg === 'number' ? { lastchg: f.lastchg } : {}),
+        since: new Date(since).toISOString(),
+      };
+    });
   }
 
   private effective(state: ServerState, previous: ServerState | undefined): ServerState {

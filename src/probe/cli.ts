@@ -204,18 +204,20 @@ function runCommand(): Command {
 function serveCommand(): Command {
   const cmd = newCommand('serve', 'Run the checks on their intervals and publish their health: HTTP API, HAProxy agent-check, events, webhooks.', [
     'sidekick-probe serve --config checks.yml',
-    'sidekick-probe serve --config checks.yml --listen 127.0.0.1:8080 --agent 0.0.0.0:8081 --webhook http://orchestrator:9000/health-events',
+    'sidekick-probe serve --config checks.yml --http 127.0.0.1:8080 --agent 0.0.0.0:8081 --webhook http://orchestrator:9000/health-events',
   ])
     .requiredOption('--config <file>', 'checks.yml (see README for the keys)')
-    .option('--listen <host:port>', 'HTTP API address (/healthz /readyz /checks /metrics); env SIDEKICK_PROBE_LISTEN; default 0.0.0.0:8080')
+    .option('--http <host:port>', 'HTTP address: the status page at /, /healthz /readyz /checks /metrics; env SIDEKICK_PROBE_HTTP; default 0.0.0.0:8080')
+    .addOption(new Option('--listen <host:port>', 'old name of --http').hideHelp())
     .option('--agent <host:port>', 'HAProxy agent-check address; env SIDEKICK_PROBE_AGENT')
     .option('--webhook <url>', 'POST state changes here (repeatable); env SIDEKICK_PROBE_WEBHOOKS (comma-separated)', collect((t: string) => t));
-  withLogOptions(cmd).action(async (o: { config: string; listen?: string; agent?: string; webhook?: string[]; logLevel: string; logFormat: 'auto' | 'json' | 'text' }) => {
+  withLogOptions(cmd).action(async (o: { config: string; http?: string; listen?: string; agent?: string; webhook?: string[]; logLevel: string; logFormat: 'auto' | 'json' | 'text' }) => {
     // Before the configuration is parsed: parsing a large checks.yml would otherwise grow V8's young generation.
     (await import('./serve')).keepYoungGenerationSmall();
     const { loadProbeConfig } = await import('./config');
     const settings = loadProbeConfig(o.config, [
-      { flag: '--listen', key: 'listen', value: o.listen },
+      { flag: '--listen', key: 'http', value: o.listen },
+      { flag: '--http', key: 'http', value: o.http },
       { flag: '--agent', key: 'agent', value: o.agent },
       { flag: '--webhook', key: 'webhooks', value: o.webhook },
     ]);

@@ -140,7 +140,7 @@ const defaults = z.strictObject(timing).default({});
 
 export const probeConfigSchema = z
   .strictObject({
-    listen: z.string().default('0.0.0.0:8080'),
+    http: z.string().default('0.0.0.0:8080'),
     agent: z.union([z.string(), z.strictObject({ listen: z.string(), ...agentReplies })]).optional(),
     webhooks: z.array(webhook).default([]),
     webhook_queue: positiveInt().default(1000),
@@ -176,7 +176,8 @@ export interface WebhookOptions {
 }
 
 export interface ProbeSettings {
-  listen: string;
+  /** HTTP address: the page at /, /healthz /readyz /checks /metrics (`http:`, or its old name `listen:`). */
+  http: string;
   agent?: AgentOptions;
   webhooks: WebhookOptions[];
   webhook_queue: number;
@@ -195,8 +196,10 @@ export function loadProbeConfig(file: string | undefined, flags: FlagValue[] = [
     raw = loadConfig(probeConfigSchema, {
       file,
       env,
+      aliases: { listen: 'http' },
       envBindings: {
-        SIDEKICK_PROBE_LISTEN: { key: 'listen' },
+        SIDEKICK_PROBE_LISTEN: { key: 'http' },
+        SIDEKICK_PROBE_HTTP: { key: 'http' },
         SIDEKICK_PROBE_AGENT: { key: 'agent' },
         SIDEKICK_PROBE_WEBHOOKS: { key: 'webhooks', kind: 'list' },
         SIDEKICK_PROBE_TCP_FASTPATH: { key: 'tcp_fastpath', kind: 'bool' },
@@ -208,7 +211,7 @@ export function loadProbeConfig(file: string | undefined, flags: FlagValue[] = [
   }
   const d = raw.defaults;
   return {
-    listen: raw.listen,
+    http: raw.http,
     agent:
       raw.agent === undefined
         ? undefined

@@ -3,6 +3,8 @@
 import { setFlagsFromString } from 'node:v8';
 import { Counter, Gauge } from 'prom-client';
 import { startHttp, type HttpListener, type HttpReply } from '../common/http';
+import { pageRoutes } from '../common/page';
+import type { WebhookStats } from '../common/webhooks';
 import type { Logger } from '../common/log';
 import { newRegistry } from '../common/metrics';
 import { startAgent, agentReply, type AgentListener } from './agent';
@@ -13,6 +15,7 @@ import { isLive, isReady, type Health } from './state';
 import { describeTarget } from './types';
 import { Webhooks, where } from '../common/webhooks';
 import { fillPushUrl, pushHeartbeat } from './push';
+import { renderProbePage } from './page';
 
 export interface StateEvent {
   check: string;
@@ -139,8 +142,10 @@ export async function serve(settings: ProbeSettings, opts: ServeOptions): Promis
     return { status: v.ok ? 200 : 503, body: { status: v.ok ? 'ok' : 'unhealthy', checks: v.checks } };
   };
 
+  const checksBody = (): ChecksBody => ({ live: view('liveness').ok, ready: view('readiness').ok, checks: checks.map(describeCheck), webhooks: webhooks.stats });
+  const startedAt = Date.now();
   const http = await startHttp({
-    listen: settings.listen,
+    listen: settings.http,
     logger,
     registry,
     health: () => {
@@ -150,7 +155,8 @@ export async function serve(settings: ProbeSettings, opts: ServeOptions): Promis
     routes: {
       '/readyz': () => roleReply('readiness'),
       '/livez': () => roleReply('liveness'),
-      '/checks': () => ({ status: 200, body: { checks: checks.map(describeCheck), webhooks: webhooks.stats } }),
+      '/checks': () => ({ status: 200, body: checksBody() }),
+      ...pageRoutes(() => renderProbePage(checksBody(), { historySize: settings.history, webhooks: settings.webhooks.length, startedAt })),
     },
   });
 
@@ -186,7 +192,45 @@ export async function serve(settings: ProbeSettings, opts: ServeOptions): Promis
   };
 }
 
-function describeCheck(rt: CheckRuntime): object {
+/** One check as /checks shows it (and the page renders it). */
+export interface CheckView {
+  check: string;
+  kind: string;
+  target: string;
+  role: 'liveness' | 'readiness' | 'both';
+  interval_ms: number;
+  timeout_ms: number;
+  rise: number;
+  fall: number;
+  start_period_ms: number;
+  state: Health;
+  /** ISO time the state began. */
+  since: string;
+  /** Consecutive results counting toward rise (successes) or fall (failures). */
+  consecutive: { successes: number; failures: number };
+  counters: { runs: number; successes: number; failures: number; state_changes: number };
+  last: ResultView | null;
+  /** The last `history` results, oldest first. */
+  history: ResultView[];
+}
+
+export interface ResultView {
+  at: string;
+  ok: boolean;
+  duration_ms: number;
+  message: string;
+  detail: object;
+}
+
+/** The /checks body: overall liveness and readiness (as /healthz and /readyz judge them), every check, webhook counters. */
+export interface ChecksBody {
+  live: boolean;
+  ready: boolean;
+  checks: CheckView[];
+  webhooks: WebhookStats;
+}
+
+function describeCheck(rt: CheckRuntime): CheckView {
   const c = rt.config;
   return {
     check: c.name,
@@ -207,6 +251,6 @@ function describeCheck(rt: CheckRuntime): object {
   };
 }
 
-function resultView(r: { at: number; ok: boolean; duration_ms: number; message: string; detail: object }): object {
+function resultView(r: { at: number; ok: boolean; duration_ms: number; message: string; detail: object }): ResultView {
   return { at: new Date(r.at).toISOString(), ok: r.ok, duration_ms: r.duration_ms, message: r.message, detail: r.detail };
 }

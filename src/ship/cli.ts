@@ -12,7 +12,7 @@ import { startHttp } from '../common/http';
 import { onShutdown } from '../common/shutdown';
 import { formatSize, parseSize, SIZE_EXPECTED } from '../common/units';
 import { VERSION } from '../common/version';
-import { authFrom, collectField, loadShipConfig, type ShipConfig, type ShipFlags } from './config';
+import { authFrom, collectField, inputsOf, loadShipConfig, type ShipConfig, type ShipFlags } from './config';
 import { Input } from './input/input';
 import { claimStateDir } from './input/owner';
 import { FileRegistry } from './input/registry';
@@ -20,8 +20,12 @@ import { makeEncoder } from './output/encoder';
 import { createSink, type SinkOptions } from './output/sink';
 import { tuneHeap } from './heap';
 import { registerWaitingMetric, shipHealth } from './health';
+import { testCommand } from './cli-test';
+import { wireInputs } from './parsers/inputs';
 import { Pipeline } from './pipeline';
 import { Progress } from './progress';
+import { statusRoutes } from './page';
+import { StatusTracker } from './status';
 
 const EXAMPLES = [
   "sidekick-ship --es http://elasticsearch:9200 '/var/log/app/*.log'",
@@ -29,6 +33,7 @@ const EXAMPLES = [
   'sidekick-ship -c /etc/sidekick/ship.yml --http 0.0.0.0:5066',
   "SIDEKICK_ES_URL=https://es:9200 SIDEKICK_ES_API_KEY_FILE=/run/secrets/es-key sidekick-ship '/var/log/app/**/*.log'",
   'sidekick-ship setup --es http://127.0.0.1:9200 --index logs-app-default',
+  'sidekick-ship test parse -c /etc/sidekick/ship.yml /var/log/app/app.log',
 ];
 
 interface CliOptions extends ShipFlags {
@@ -57,7 +62,8 @@ export function shipCommand(name = 'sidekick-ship'): Command {
     .option('--state-dir <dir>', 'where positions and dead letters are kept (env SIDEKICK_STATE_DIR; default ./data/ship)')
     .addOption(new Option('--from <where>', 'where to start in a file seen for the first time (default beginning)').choices(['beginning', 'end']))
     .option('--once', 'ship what the files hold now, wait for every acknowledgement, save positions and exit 0')
-    .option('--http <addr>', 'serve /healthz and /metrics on HOST:PORT, e.g. 127.0.0.1:5066 (env SIDEKICK_SHIP_HTTP)')
+    .option('--http <addr>', 'serve the status page at /, /status, /healthz and /metrics on HOST:PORT, e.g. 127.0.0.1:5066 (env SIDEKICK_SHIP_HTTP)')
+    .addOption(new Option('--listen <addr>', 'old name of --http').hideHelp())
     .addOption(new Option('--compression <kind>', 'request body compression (default gzip)').choices(['gzip', 'none']))
     .option('--max-line <size>', 'longer lines are cut and flagged truncated (default 1MiB)', parseWith('--max-line', parseSize, SIZE_EXPECTED))
     .option('--fields <key=value>', 'add a field to every document (repeatable; dotted keys nest)', collectField);
@@ -72,6 +78,7 @@ export function shipCommand(name = 'sidekick-ship'): Command {
   // Options written before `setup` belong to the parent command: take both.
   setupCmd.action(async (_opts: CliOptions, self: Command) => exitWith(await runSetup(self.optsWithGlobals<CliOptions>())));
   cmd.addCommand(setupCmd);
+  cmd.addCommand(testCommand(name, { addConnectionOptions, tlsFrom, checkReadable }));
   return cmd;
 }
 
@@ -79,16 +86,21 @@ async function runSetup(opts: CliOptions): Promise<number> {
   const cfg = loadShipConfig(opts, []);
   // Loaded here: setup brings the official Elasticsearch client, which the shipping path does without.
   const { setup } = await import('./output/setup');
-  const done = await setup({
-    urls: cfg.es.urls,
-    index: cfg.index,
-    flavor: cfg.es.flavor,
-    auth: authFrom(cfg),
-    tls: tlsFrom(cfg),
-    requestTimeoutMs: cfg.es.request_timeout,
-    policy: { rolloverMaxSize: cfg.policy.rollover_max_size, deleteAfter: cfg.policy.delete_after },
-  });
-  for (const line of done) process.stdout.write(`${line}\n`);
+  // Every input's target (the top-level index when there are none configured).
+  const targets = new Set(inputsOf(cfg).map((i) => i.index));
+  if (targets.size === 0) targets.add(cfg.index);
+  for (const index of targets) {
+    const done = await setup({
+      urls: cfg.es.urls,
+      index,
+      flavor: cfg.es.flavor,
+      auth: authFrom(cfg),
+      tls: tlsFrom(cfg),
+      requestTimeoutMs: cfg.es.request_timeout,
+      policy: { rolloverMaxSize: cfg.policy.rollover_max_size, deleteAfter: cfg.policy.delete_after },
+    });
+    for (const line of done) process.stdout.write(`${line}\n`);
+  }
   return 0;
 }
 
@@ -114,7 +126,8 @@ function tlsFrom(cfg: ShipConfig): SinkOptions['tls'] {
 async function run(globs: string[], opts: CliOptions): Promise<number> {
   tuneHeap();
   const cfg = loadShipConfig(opts, globs);
-  if (cfg.paths.length === 0) throw new UsageError('no files to follow: give GLOB arguments, `paths` in the configuration or SIDEKICK_SHIP_PATHS');
+  const inputs = inputsOf(cfg);
+  if (inputs.length === 0) throw new UsageError('no files to follow: give GLOB arguments, `paths` or `inputs` in the configuration, or SIDEKICK_SHIP_PATHS');
   const logger = createLogger({ name: 'sidekick-ship', level: opts.logLevel, format: opts.logFormat });
   const metrics = newRegistry('sidekick-ship');
   // Before anything in the state directory is read or written: another shipper there is refused (exit 2).
@@ -155,9 +168,11 @@ async function run(globs: string[], opts: CliOptions): Promise<number> {
     logger,
     stopping: () => stopping,
   });
+  const wired = wireInputs(inputs, { pipeline, registry, logger, base: { hostName: hostname(), agentVersion: VERSION }, sinkIndex: cfg.index });
   const input = new Input(
     {
-      globs: cfg.paths,
+      globs: inputs.flatMap((i) => i.paths),
+      sources: wired.sources,
       from: cfg.from,
       once: cfg.once,
       scanMs: cfg.read.scan_interval,
@@ -177,9 +192,12 @@ async function run(globs: string[], opts: CliOptions): Promise<number> {
   registerInputMetrics(metrics, pipeline, input);
   const health = (): ReturnType<typeof shipHealth> => shipHealth(sink, registry, pipeline.pendingBytes, cfg.unhealthy_after);
   registerWaitingMetric(metrics, () => health().detail.waiting);
-  const http = cfg.http ? await startHttp({ listen: cfg.http, logger, registry: metrics, health }) : undefined;
+  const status = cfg.http
+    ? new StatusTracker({ input, pipeline, sink, metrics, urls: cfg.es.urls, index: cfg.index, concurrency: cfg.batch.concurrency, memoryBudget: cfg.memory_budget })
+    : undefined;
+  const http = cfg.http ? await startHttp({ listen: cfg.http, logger, registry: metrics, health, routes: statusRoutes(status!, Date.now()) }) : undefined;
   logger.info(
-    { paths: cfg.paths, es: cfg.es.urls.map(safeUrl), index: cfg.index, state_dir: cfg.state_dir, once: cfg.once },
+    { inputs: inputs.map((i) => ({ name: i.name, paths: i.paths, index: i.index, parsers: i.parsers.map((p) => Object.keys(p)[0]) })), es: cfg.es.urls.map(safeUrl), state_dir: cfg.state_dir, once: cfg.once },
     'sidekick-ship starting',
   );
   registry.autoSave(cfg.registry_flush);
@@ -194,6 +212,7 @@ async function run(globs: string[], opts: CliOptions): Promise<number> {
         logger.error({ err: errorMessage(err) }, 'positions could not be saved at exit; the next run re-sends lines since the last save (stored once: 409)');
       });
       await sink.close();
+      status?.stop();
       await http?.close();
       await owner.release();
     })());
@@ -206,6 +225,7 @@ async function run(globs: string[], opts: CliOptions): Promise<number> {
     stop: async () => {
       signalled = true;
       await input.stop();
+      await wired.idle();
       // Give in-flight batches most of the grace period; then stop the sink's retries so we exit in time.
       const flushed = await Promise.race([pipeline.drain().then(() => true), sleep(Math.max(cfg.shutdown_grace - 2000, 500)).then(() => false)]);
       if (!flushed) {
@@ -223,6 +243,7 @@ async function run(globs: string[], opts: CliOptions): Promise<number> {
   if (!cfg.once) return new Promise<number>(() => undefined); // runs until a signal
   const progress = process.stderr.isTTY ? new Progress(input, pipeline) : undefined;
   await input.finished();
+  await wired.idle();
   await pipeline.drain();
   progress?.stop();
   await finish();

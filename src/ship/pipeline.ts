@@ -37,6 +37,8 @@ interface Chunk {
 class Progress {
   readonly chunks: Chunk[] = [];
   head = 0;
+  /** Lines of this key handed to the pipeline since start (the status page's lines/s). */
+  lines = 0;
   openBatch: Batch | undefined;
   openChunk: Chunk | undefined;
   constructor(
@@ -96,9 +98,10 @@ export class Pipeline {
 
   constructor(private readonly opts: PipelineOptions) {}
 
-  line(line: Line): void {
+  /** Takes one line (or parsed event) of a file, encoded by `encode` (an input's own) or the default encoder. */
+  line<L extends Line>(line: L, encode?: (l: L) => Doc): void {
     this.linesRead++;
-    const doc = this.opts.encode(line);
+    const doc = encode ? encode(line) : this.opts.encode(line);
     const b = this.current;
     b.docs.push(doc);
     b.bytes += doc.source.length + doc.id.length + 24;
@@ -112,6 +115,7 @@ export class Pipeline {
       p = new Progress(line.file.key, line.offset);
       this.progress.set(line.file.key, p);
     }
+    p.lines++;
     if (p.openBatch === b && p.openChunk) {
       p.openChunk.end = line.next;
     } else {
@@ -142,6 +146,16 @@ export class Pipeline {
   /** Settled offset of a key, if the pipeline has seen it. */
   settled(key: string): number | undefined {
     return this.progress.get(key)?.settled();
+  }
+
+  /** Lines of a key handed to the pipeline since start. */
+  linesOf(key: string): number {
+    return this.progress.get(key)?.lines ?? 0;
+  }
+
+  /** Batches being sent (each a _bulk request, retried until settled) and batches waiting for a free slot. */
+  get batches(): { inFlight: number; queued: number } {
+    return { inFlight: this.inflight, queued: this.queue.length };
   }
 
   /** The registry forgot the key (its file is long gone): forget its progress too, unless lines of it are pending. */

@@ -158,7 +158,7 @@ d('sidekick-haproxy CLI', () => {
     expect(res.status).toBe(0);
     for (const word of ['show', 'info', 'watch', 'set', 'Examples:']) expect(res.stdout).toContain(word);
     const watch = await run('watch', '--help');
-    for (const flag of ['--socket', '--interval', '--webhook', '--listen', '--transitional', '--settle', '--reload-grace']) expect(watch.stdout).toContain(flag);
+    for (const flag of ['--socket', '--interval', '--webhook', '--http', '--transitional', '--settle', '--reload-grace']) expect(watch.stdout).toContain(flag);
   });
 
   test('watch: JSON lines on stdout for a real change, /state and /metrics over HTTP, clean exit on SIGTERM', async () => {

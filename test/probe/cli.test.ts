@@ -33,6 +33,26 @@ describe('sidekick-probe one-shot checks', () => {
     expect(bad.stdout).toContain('json path status is "DOWN", expected "UP"');
   });
 
+  it('answers an http check when the status is known although the body stalls, and fails a redirect loop', async () => {
+    const s = await httpServer((req, res) => {
+      if (req.url === '/loop') res.writeHead(302, { location: '/loop' }).end();
+      else res.writeHead(200, { 'content-length': '100' }).flushHeaders(); // and then nothing
+    });
+    const base = `http://127.0.0.1:${s.port}`;
+    const stalled = await cli(['http', `${base}/`, '--timeout', '10s', '--json']);
+    const body = await cli(['http', `${base}/`, '--timeout', '1s', '--body', 'ok']);
+    const loop = await cli(['http', `${base}/loop`, '--follow-redirects']);
+    await s.close();
+    expect(stalled.code).toBe(0);
+    const verdict = JSON.parse(stalled.stdout) as { message: string; duration_ms: number };
+    expect(verdict.message).toBe('status 200');
+    expect(verdict.duration_ms).toBeLessThan(5000); // with the status, not at the 10 s timeout
+    expect(body.code).toBe(1);
+    expect(body.stdout).toContain('timed out after 1000 ms while reading the body');
+    expect(loop.code).toBe(1);
+    expect(loop.stdout).toContain('stopped after 10 redirects');
+  });
+
   it('runs exec commands after -- and reports their exit code', async () => {
     const r = await cli(['exec', '--json', '--', 'sh', '-c', 'echo degraded; exit 3']);
     expect(r.code).toBe(1);

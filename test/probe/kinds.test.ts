@@ -59,6 +59,10 @@ describe('http probe', () => {
       else if (req.url === '/redirect') res.writeHead(302, { location: '/ok' }).end();
       else if (req.url === '/slow') setTimeout(() => res.end('late'), 3000).unref();
       else if (req.url === '/headers') res.end(JSON.stringify(req.headers));
+      else if (req.url === '/stall') res.writeHead(200, { 'content-length': '100' }).flushHeaders(); // headers, then nothing (kubernetes #122948)
+      else if (req.url === '/stall-body') res.writeHead(200).write('all ok, and then'); // part of a body, then nothing
+      else if (req.url === '/stall-503') res.writeHead(503).write('maint'); // a failing status whose body never ends
+      else if (req.url === '/loop') res.writeHead(302, { location: '/loop' }).end(); // Consul #2294
       else res.writeHead(404).end();
     });
     base = `http://127.0.0.1:${server.port}`;
@@ -99,6 +103,35 @@ describe('http probe', () => {
   it('times out on a slow server', async () => {
     const r = await runProbe(http(`${base}/slow`, { timeout: 300 } as Partial<HttpTarget>));
     expect(r).toMatchObject({ ok: false, message: 'timed out after 300 ms while waiting for the response' });
+  });
+
+  it('decides a status-only check when the status arrives, even if the body then stalls', async () => {
+    for (const path of ['/stall', '/stall-body']) {
+      const r = await runProbe(http(`${base}${path}`, { timeout: 10_000 } as Partial<HttpTarget>));
+      expect(r).toMatchObject({ ok: true, message: 'status 200', detail: { status: 200 } });
+      // The verdict came with the status, not with the 10 s timeout.
+      expect(r.duration_ms).toBeLessThan(5000);
+    }
+    const bad = await runProbe(http(`${base}/stall-503`, { timeout: 10_000 } as Partial<HttpTarget>));
+    expect(bad.ok).toBe(false);
+    expect(bad.message).toMatch(/^status 503 not in 200-399/);
+    expect(bad.duration_ms).toBeLessThan(5000);
+  });
+
+  it('fails a check that reads the body when the body stalls: never healthy at the timeout', async () => {
+    for (const path of ['/stall', '/stall-body']) {
+      const r = await runProbe(http(`${base}${path}`, { body: 'ok', timeout: 500 } as Partial<HttpTarget>));
+      expect(r).toMatchObject({ ok: false, message: 'timed out after 500 ms while reading the body', detail: { status: 200 } });
+      const j = await runProbe(http(`${base}${path}`, { json_path: [{ path: 'status', value: 'UP' }], timeout: 500 } as Partial<HttpTarget>));
+      expect(j).toMatchObject({ ok: false, message: 'timed out after 500 ms while reading the body' });
+    }
+  });
+
+  it('fails on a redirect loop, stopping after the allowed number of redirects', async () => {
+    const ten = await runProbe(http(`${base}/loop`, { follow_redirects: 10 }));
+    expect(ten).toMatchObject({ ok: false, message: 'stopped after 10 redirects (last: 302 to /loop)', detail: { redirects: 10, status: 302 } });
+    const two = await runProbe(http(`${base}/loop`, { follow_redirects: 2 }));
+    expect(two).toMatchObject({ ok: false, message: 'stopped after 2 redirects (last: 302 to /loop)' });
   });
 
   it('sends the configured headers', async () => {

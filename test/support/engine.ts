@@ -27,7 +27,8 @@ export interface EsResponse<T = EsBody> {
   headers: Headers;
 }
 
-function isCi(): boolean {
+/** True when CI is set to anything but empty, 0 or false: a missing engine or tool then fails tests, never skips them. */
+export function isCi(): boolean {
   const ci = process.env.CI;
   return ci !== undefined && ci !== '' && ci !== '0' && ci.toLowerCase() !== 'false';
 }

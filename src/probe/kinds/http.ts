@@ -8,6 +8,8 @@ import { stripCredentials } from '../types';
 import { abortMessage, checkCertificate, describeError, elapsed, excerpt, result } from './common';
 
 const MAX_BODY = 64 * 1024;
+/** How long a failed status waits for its body, which only decorates the message with an excerpt. */
+const EXCERPT_WAIT_MS = 250;
 
 interface Phases {
   dns_ms?: number;
@@ -53,26 +55,26 @@ export const httpProbe: Probe<HttpTarget> = async (cfg, signal) => {
         });
         phases.first_byte_ms = elapsed(start);
         Object.assign(detail, phases, { status: res.statusCode });
-        if (certFailure.message) {
-          await res.body.dump();
-          return result(start, false, certFailure.message, detail);
-        }
+        // From here on a verdict that needs no body is given at once: a body that stalls after the headers
+        // (kubernetes #122948) must not hold a decided check until its timeout, so the body is dropped, not drained.
+        if (certFailure.message) return result(start, false, certFailure.message, detail);
         const location = res.headers.location;
-        if (res.statusCode >= 300 && res.statusCode < 400 && typeof location === 'string' && redirects < cfg.follow_redirects) {
-          await res.body.dump();
+        if (res.statusCode >= 300 && res.statusCode < 400 && typeof location === 'string' && cfg.follow_redirects > 0) {
+          if (redirects >= cfg.follow_redirects) {
+            // A redirect loop (Consul #2294) or a chain too long: unhealthy, as curl, Go's client and blackbox_exporter decide.
+            detail.location = stripCredentials(location);
+            return result(start, false, `stopped after ${redirects} redirects (last: ${res.statusCode} to ${stripCredentials(location)})`, detail);
+          }
           url = new URL(location, url);
           detail.redirects = redirects + 1;
           continue;
         }
         if (typeof location === 'string') detail.location = stripCredentials(location);
         if (!inRanges(res.statusCode, cfg.status)) {
-          const text = await readBody(res.body);
+          const text = await readAvailable(res.body, EXCERPT_WAIT_MS);
           return result(start, false, `status ${res.statusCode} not in ${formatRanges(cfg.status)}${text ? `; body ${excerpt(text)}` : ''}`, detail);
         }
-        if (cfg.body === undefined && !cfg.json_path?.length) {
-          await res.body.dump();
-          return result(start, true, `status ${res.statusCode}`, detail);
-        }
+        if (cfg.body === undefined && !cfg.json_path?.length) return result(start, true, `status ${res.statusCode}`, detail);
         phase = 'reading the body';
         const text = await readBody(res.body);
         detail.body_bytes = Buffer.byteLength(text);
@@ -141,6 +143,28 @@ async function connectWithPhases(
       if (cert.failure) certFailure.message = cert.failure;
       resolve(socket);
     });
+  });
+}
+
+/** What of the body arrives within waitMs (or until it ends, fails, or reaches MAX_BODY), as text. */
+function readAvailable(body: NodeJS.ReadableStream, waitMs: number): Promise<string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (): void => {
+      clearTimeout(timer);
+      body.removeListener('data', onData);
+      resolve(Buffer.concat(chunks).subarray(0, MAX_BODY).toString('utf8'));
+    };
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size >= MAX_BODY) done();
+    };
+    const timer = setTimeout(done, waitMs);
+    body.on('data', onData);
+    body.once('end', done);
+    body.once('error', done);
   });
 }
 

@@ -48,6 +48,7 @@ export interface SinkWait {
 }
 
 export interface SinkHealth {
+  /** The engine answers (it may still refuse writes for now: see waiting). */
   ok: boolean;
   /** How long every request has been failing (0 while the engine answers). */
   unreachableForMs: number;
@@ -346,7 +347,7 @@ class BulkSink implements Sink {
     else if (this.blockedSince !== undefined) waiting = { reason: 'cluster_block', message: this.blockMessage, forMs: now - this.blockedSince };
     else if (this.deadLetterFailingSince !== undefined) waiting = { reason: 'dead_letter_file', message: this.deadLetterError, forMs: now - this.deadLetterFailingSince };
     const unreachableForMs = this.failingSince === undefined ? 0 : now - this.failingSince;
-    return { ok: waiting === undefined, unreachableForMs, lastError: this.lastError, ...(waiting ? { waiting } : {}), nodes };
+    return { ok: this.failingSince === undefined, unreachableForMs, lastError: this.lastError, ...(waiting ? { waiting } : {}), nodes };
   }
 
   stop(): void {

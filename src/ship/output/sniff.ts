@@ -96,7 +96,7 @@ export class Sniffer {
     let lastError = 'no node to ask';
     for (const e of this.endpoints.candidates()) {
       try {
-        const reply = await this.endpoints.get(e, NODES_PATH, AbortSignal.timeout(10_000));
+        const reply = await this.endpoints.getFrom(e, NODES_PATH, AbortSignal.timeout(10_000));
         if (reply.status !== 200) {
           lastError = `HTTP ${reply.status} from ${e.label}`;
           continue;

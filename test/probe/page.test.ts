@@ -1,0 +1,130 @@
+// The probe's status page in a real Chromium against the built `sidekick-probe serve`: a heartbeat that goes stale
+// and fresh again shows up without a reload, the page survives a restart of the program, and it is complete,
+// escaped and self-contained (CSP, no request off the machine, readable with scripts off).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describeWithBrowser, markDocument, openBrowser, shows, stillSameDocument, type BrowserSession } from '../support/browser';
+import { freePort, waitUntil } from '../support/wait';
+import { CLI, tcpServer, tempDir } from './helpers';
+
+describeWithBrowser('sidekick-probe status page', () => {
+  let heartbeat: string;
+  let config: string;
+  let base: string;
+  let child: ChildProcess | undefined;
+  let tcp: Awaited<ReturnType<typeof tcpServer>>;
+  let b: BrowserSession;
+  // The worker's heartbeat: touched every 200ms while it is alive.
+  let beating = true;
+  let beat: NodeJS.Timeout | undefined;
+
+  async function start(): Promise<void> {
+    child = spawn(process.execPath, [CLI, 'serve', '--config', config, '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child.stderr!.resume();
+    await waitUntil('the probe to answer', () => fetch(`${base}/healthz`).then(() => true, () => false), 15_000);
+  }
+
+  async function stop(): Promise<void> {
+    const c = child;
+    child = undefined;
+    if (!c || c.exitCode !== null) return;
+    const exited = new Promise((resolve) => c.once('exit', resolve));
+    c.kill('SIGTERM');
+    await exited;
+  }
+
+  beforeAll(async () => {
+    const dir = tempDir('sidekick-probe-page-');
+    // A name a browser would read as markup if the page did not escape it.
+    heartbeat = join(dir, 'heart<i>beat & "x"');
+    writeFileSync(heartbeat, '');
+    beat = setInterval(() => beating && writeFileSync(heartbeat, String(Date.now())), 200);
+    tcp = await tcpServer((s) => s.end());
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    config = join(dir, 'checks.yml');
+    writeFileSync(
+      config,
+      [
+        `http: 127.0.0.1:${port}`,
+        'checks:',
+        `  - {name: worker, kind: file, path: ${JSON.stringify(heartbeat)}, max_age: 1500ms, interval: 200ms, fall: 2, role: both}`,
+        `  - {name: db, kind: tcp, target: "127.0.0.1:${tcp.port}", interval: 300ms, role: readiness}`,
+        '',
+      ].join('\n'),
+    );
+    await start();
+    b = await openBrowser();
+  });
+
+  afterAll(async () => {
+    clearInterval(beat);
+    await b?.close();
+    await stop();
+    await tcp?.close();
+  });
+
+  it('shows every check and follows a heartbeat going stale and fresh again, without a reload', async () => {
+    const res = await b.page.goto(`${base}/`);
+    expect(res?.status()).toBe(200);
+    expect(res?.headers()['content-type']).toBe('text/html; charset=utf-8');
+    expect(res?.headers()['content-security-policy']).toMatch(/default-src 'none'.*script-src 'self'.*style-src 'self'/);
+
+    const worker = 'tr[data-check="worker"]';
+    await shows(b.page, `${worker} .state`, /^healthy$/);
+    await shows(b.page, '#liveness .value', /^Live$/);
+    await shows(b.page, '#readiness .value', /^Ready$/);
+    expect(await b.page.locator(`${worker} .mono`).innerText()).toBe(heartbeat);
+    expect(await b.page.locator(`${worker} .mono i`).count()).toBe(0);
+    expect(await b.page.locator('tr[data-check="db"] .mono').innerText()).toBe(`127.0.0.1:${tcp.port}`);
+    await markDocument(b.page);
+
+    beating = false;
+    await shows(b.page, `${worker} .state`, /^unhealthy$/);
+    await shows(b.page, '#liveness .value', /^Not live$/);
+    await shows(b.page, '#readiness .sub', /waiting for: worker/);
+    await shows(b.page, `${worker} .msg`, /failed:.* is [\d.]+m?s old > [\d.]+m?s/);
+    expect(await b.page.locator(`${worker} svg.strip rect.bad`).count()).toBeGreaterThan(0);
+    expect(b.page.url()).toBe(`${base}/`);
+    await expect(b.page.title()).resolves.toMatch(/^1 unhealthy · sidekick-probe/);
+
+    beating = true;
+    await shows(b.page, `${worker} .state`, /^healthy$/);
+    await shows(b.page, '#liveness .value', /^Live$/);
+    expect(await stillSameDocument(b.page)).toBe(true);
+    expect(b.errors).toEqual([]);
+    expect(b.offHost()).toEqual([]);
+  });
+
+  it('says when the probe cannot be reached and picks up again after it restarts on the same port', async () => {
+    await markDocument(b.page);
+    await stop();
+    await shows(b.page, '#conn', /^Cannot reach sidekick-probe .* since \d\d:\d\d:\d\d; retrying every 1s/);
+    expect(await b.page.locator('#main.stale').count()).toBe(1);
+
+    await start();
+    await shows(b.page, '#conn', /sidekick-probe restarted; connected again at \d\d:\d\d:\d\d/);
+    await waitUntil('the page to leave its stale look', async () => (await b.page.locator('#main.stale').count()) === 0, 10_000);
+    await shows(b.page, 'tr[data-check="worker"] .state', /^(starting|healthy)$/);
+    await shows(b.page, '#foot', /up \d+s/);
+    expect(await stillSameDocument(b.page)).toBe(true);
+    // The fetches that failed while the probe was down are console errors of the browser's own; nothing else is.
+    expect(b.errors.filter((e) => !/Failed to load resource|ERR_CONNECTION_REFUSED/.test(e))).toEqual([]);
+    expect(b.offHost()).toEqual([]);
+  });
+
+  it('is complete with scripts off', async () => {
+    const context = await b.browser.newContext({ javaScriptEnabled: false });
+    try {
+      const page = await context.newPage();
+      await page.goto(`${base}/`);
+      expect(await page.locator('#checks tbody tr').count()).toBe(2);
+      expect(await page.locator('#readiness .value').innerText()).toMatch(/^(Ready|Not ready)$/);
+      expect(await page.locator('tr[data-check="db"] .state').innerText()).toMatch(/^(starting|healthy)$/);
+      expect(await page.locator('noscript').count()).toBe(1);
+    } finally {
+      await context.close();
+    }
+  });
+});

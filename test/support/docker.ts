@@ -1,0 +1,129 @@
+/**
+ * Test helpers for the real Docker engine (the one `docker info` answers; .ci/run starts dockerd when none does).
+ *
+ *   describeWithDocker('probe image', () => {
+ *     const d = useDocker('probe');                     // a network and a label of this file's own, removed after
+ *     let image = '';
+ *     beforeAll(async () => { image = await buildImage('probe'); }, BUILD_TIMEOUT_MS);
+ *     it('...', async () => { const r = await d.run(['--rm', image, '--help']); expect(r.code).toBe(0); });
+ *   });
+ *
+ * Without an engine (or with SIDEKICK_TEST_NO_DOCKER=1) describeWithDocker() skips its tests with the reason;
+ * under CI=true it runs them and they fail: never a silent skip in CI. Images come from images/build.js: built on
+ * the official base or the offline stand-in, once per content hash and machine, shared by every test file.
+ */
+import { spawn } from 'node:child_process';
+import { buildImages, dockerUnavailableReason as engineReason, nodeImage } from '../../images/build';
+import { isCi } from './engine';
+
+/** Time a beforeAll that builds images may take on a machine that has never built them (base + all targets). */
+export const BUILD_TIMEOUT_MS = 20 * 60_000;
+
+let reason: string | null | undefined;
+/** Why the container tests cannot run here, or null when a Docker engine answers. */
+export function dockerUnavailableReason(): string | null {
+  if (reason === undefined) reason = process.env.SIDEKICK_TEST_NO_DOCKER === '1' ? 'SIDEKICK_TEST_NO_DOCKER=1' : engineReason();
+  return reason;
+}
+
+/** describe() for tests that need the engine: skipped locally with the reason when there is none, failing under CI. */
+export function describeWithDocker(name: string, fn: () => void): void {
+  const why = dockerUnavailableReason();
+  if (why !== null && !isCi()) {
+    describe.skip(`${name} [skipped: no Docker engine: ${why}]`, fn);
+    return;
+  }
+  describe(name, () => {
+    beforeAll(() => {
+      if (why !== null) throw new Error(`no Docker engine for the container tests (CI=true): ${why}`);
+    });
+    fn();
+  });
+}
+
+const log = (line: string): void => void process.stderr.write(`[sidekick images] ${line}\n`);
+
+/** The base image the project's images build on: the official node image, or the offline stand-in (built once). */
+export function ensureBaseImage(): Promise<string> {
+  return nodeImage({ log });
+}
+
+/** The image of a Dockerfile target (ship, probe, haproxy, sidekick, ...) built from this tree: `<repo>:build-<hash>`. */
+export async function buildImage(target: string): Promise<string> {
+  return (await buildImages({ targets: [target], log })).images[target];
+}
+
+/** The images of these targets (default: every one images/build.js knows), as target -> `<repo>:build-<hash>`. */
+export async function buildAllImages(targets?: string[]): Promise<Record<string, string>> {
+  return (await buildImages({ targets, log })).images;
+}
+
+export interface DockerResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the docker CLI; resolves with its exit status and output (never rejects for a non-zero status). */
+export function docker(args: string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<DockerResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('docker', args, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Like docker(), but throws naming the command and its output unless it exits 0; resolves to trimmed stdout. */
+export async function dockerOk(args: string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
+  const r = await docker(args, options);
+  if (r.code !== 0) throw new Error(`docker ${args.join(' ')} failed (exit ${r.code}): ${(r.stderr || r.stdout).trim()}`);
+  return r.stdout.trim();
+}
+
+export interface DockerScope {
+  /** Prefix of every name this scope gives out (lower-case, unique to this file and run). */
+  readonly prefix: string;
+  /** The scope's own bridge network: containers of a test talk on it and nowhere else. */
+  readonly network: string;
+  /** A container/volume name within the scope. */
+  name(what: string): string;
+  /** `docker run` with the scope's label and network (unless args choose --network), e.g. run(['-d', image, ...]). */
+  run(args: string[], options?: { timeoutMs?: number }): Promise<DockerResult>;
+}
+
+/**
+ * For use inside describeWithDocker(): creates a network before the tests and removes, after them, every container
+ * and volume this scope labelled and the network. Nothing else on the shared engine is touched.
+ */
+export function useDocker(label: string): DockerScope {
+  const prefix = `sidekick-test-${label}-${process.pid}-${Date.now().toString(36)}`.toLowerCase();
+  const network = `${prefix}-net`;
+  const labelArg = `sidekick.test=${prefix}`;
+  beforeAll(async () => {
+    await dockerOk(['network', 'create', '--label', labelArg, network]);
+  });
+  afterAll(async () => {
+    const ids = (await docker(['ps', '-aq', '--filter', `label=${labelArg}`])).stdout.split('\n').filter(Boolean);
+    if (ids.length) await docker(['rm', '-f', '-v', ...ids]);
+    const vols = (await docker(['volume', 'ls', '-q', '--filter', `label=${labelArg}`])).stdout.split('\n').filter(Boolean);
+    if (vols.length) await docker(['volume', 'rm', '-f', ...vols]);
+    await docker(['network', 'rm', network]);
+  }, 120_000);
+  return {
+    prefix,
+    network,
+    name: (what) => `${prefix}-${what}`,
+    run: (args, options) => {
+      const net = args.some((a) => a === '--network' || a.startsWith('--network=')) ? [] : ['--network', network];
+      return docker(['run', '--label', labelArg, ...net, ...args], options);
+    },
+  };
+}
