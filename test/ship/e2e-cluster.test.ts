@@ -81,8 +81,8 @@ describeWithEngine('sidekick-ship against a 3-node cluster', () => {
   let dir: string;
 
   beforeAll(async () => {
-    cluster = await startCluster({ nodes: 3, heap: '768m', log: (l) => process.stderr.write(`[cluster] ${l}\n`) });
-  }, 300_000);
+    cluster = await startCluster({ nodes: 3, heap: '768m', timeoutMs: 300_000, log: (l) => process.stderr.write(`[cluster] ${l}\n`) });
+  }, 360_000);
   afterAll(async () => {
     await cluster?.stop();
   }, 60_000);
@@ -92,7 +92,7 @@ describeWithEngine('sidekick-ship against a 3-node cluster', () => {
   afterEach(async () => {
     if (run) await stopShipper(run, 'SIGKILL');
     run = undefined;
-    for (const n of cluster.nodes) if (!n.running) await n.start();
+    for (const n of cluster?.nodes ?? []) if (!n.running) await n.start();
     rmSync(dir, { recursive: true, force: true });
   }, 300_000);
 
