@@ -126,6 +126,8 @@ checks:
     stops.push(() => stopShipper(run));
     for (let i = 0; i < 100 && !(await fetch(`http://127.0.0.1:${port}/healthz`).then(() => true, () => false)); i++) await sleep(200);
     await sleep(4000);
-    await shoot(b, `http://127.0.0.1:${port}/`, 'ship.png', () => shows(b.page, `tr[data-path="${worker}"] td:nth-child(2)`, /caught up/, 20_000));
+    await shoot(b, `http://127.0.0.1:${port}/`, 'ship.png', () =>
+      shows(b.page, `tr[data-path="${worker}"] td:nth-child(2)`, /caught up/, 30_000).catch((err: Error) => Promise.reject(new Error(`${err.message}\n${run.stderr().slice(-2000)}`))),
+    );
   });
 });
