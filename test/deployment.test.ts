@@ -57,10 +57,15 @@ describe('images/Dockerfile', () => {
     const stage = byName.get(target);
     expect(stage).toBeDefined();
     const entry = stage!.lines.find((l) => l.startsWith('ENTRYPOINT'));
-    expect(entry).toBe(`ENTRYPOINT ["tini", "--", "node", "/app/dist/cmd/${bin}.js"]`);
+    // under tini, node runs the built entry point, directly or through a script of images/ that execs it
+    const script = /^ENTRYPOINT \["tini", "--", "([\w-]+)"\]$/.exec(entry ?? '')?.[1];
+    if (script) {
+      const copy = chain(stage!).flatMap((s) => s.lines).find((l) => l.startsWith('COPY ') && l.endsWith(`/${script}`));
+      expect(readFileSync(join(root, copy!.split(/\s+/)[1]), 'utf8')).toContain(`exec node /app/dist/cmd/${bin}.js "$@"`);
+    } else expect(entry).toBe(`ENTRYPOINT ["tini", "--", "node", "/app/dist/cmd/${bin}.js"]`);
     expect(existsSync(join(root, 'dist', 'cmd', `${bin}.js`))).toBe(true);
-    const users = chain(stage!).flatMap((s) => s.lines.filter((l) => l.startsWith('USER')));
-    expect(users[0]).toBe('USER node'); // the nearest USER instruction wins
+    const users = chain(stage!).flatMap((s) => s.lines.filter((l) => l.startsWith('USER')).reverse());
+    expect(users[0]).toBe('USER node'); // the last USER instruction wins
   });
 
   it('copies only files that exist in the repository, and builds what package.json builds', () => {
