@@ -62,6 +62,12 @@ d('sidekick-ship status page', () => {
     await shows(b.page, '#lag .value', /^\d+(\.\d)?KiB$/);
     await shows(b.page, '#retries .value', /^[1-9]/);
     expect(await b.page.locator(`${row} .name`).innerText()).toBe(file);
+    // Lag in seconds: how long the oldest byte not yet stored has been waiting; the page shows what /status says.
+    await shows(b.page, `${row} td:nth-child(7)`, /^[1-9]\d*s$/);
+    const status = (await (await fetch(`${base}/status`)).json()) as { engine: { urls: string[] }; files: Record<string, unknown>[] };
+    expect(status.engine.urls).toEqual([`${proxy.url}/`]);
+    expect(status.files).toEqual([expect.objectContaining({ path: file, acknowledged: 0, lines: 2000, lag_bytes: status.files[0]!.size, lag_seconds: expect.any(Number) })]);
+    expect(status.files[0]!.lag_seconds).toBeGreaterThanOrEqual(1);
     const html = await b.page.content();
     expect(html).not.toContain('hunter2');
     expect(html).not.toContain('shipper@');
