@@ -8,7 +8,7 @@ import { parseHostPort } from './config';
 
 export interface HttpReply {
   status: number;
-  body: unknown; // string is sent as text/plain, anything else as JSON
+  body: unknown; // string is sent as text/plain, a Buffer as is, anything else as JSON
   contentType?: string;
   /** Extra response headers (e.g. a page's Content-Security-Policy). */
   headers?: Record<string, string>;
@@ -109,8 +109,8 @@ function readLimited(req: IncomingMessage, limit: number): Promise<Buffer | unde
 }
 
 function send(res: ServerResponse, reply: HttpReply): void {
-  const isText = typeof reply.body === 'string';
-  const body = isText ? (reply.body as string) : JSON.stringify(reply.body, null, 2) + '\n';
+  const isText = typeof reply.body === 'string' || Buffer.isBuffer(reply.body);
+  const body = isText ? (reply.body as string | Buffer) : JSON.stringify(reply.body, null, 2) + '\n';
   res.writeHead(reply.status, {
     ...reply.headers,
     'content-type': reply.contentType ?? (isText ? 'text/plain; charset=utf-8' : 'application/json'),
