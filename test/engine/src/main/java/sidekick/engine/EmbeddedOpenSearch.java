@@ -31,8 +31,8 @@ import org.opensearch.plugins.Plugin;
 import org.opensearch.transport.Netty4Plugin;
 
 /**
- * A single-node OpenSearch 2.19 for sidekick's tests: REST on 127.0.0.1:PORT, data in a temp
- * directory that is deleted on exit, clean stop on SIGTERM/SIGINT.
+ * A single-node OpenSearch 2.19 for sidekick's tests: REST on 127.0.0.1:PORT (or on the address in the system
+ * property sidekick.engine.http.host), data in a temp directory that is deleted on exit, clean stop on SIGTERM/SIGINT.
  *
  * <p>Arguments: {@code --port N} (default: system property {@code sidekick.engine.port}, else 9200;
  * 0 picks a free port), {@code --exit-on-stdin-eof} (stop when the parent process goes away).
@@ -87,6 +87,8 @@ public final class EmbeddedOpenSearch {
             .put("path.logs", home.resolve("logs").toString())
             .put("discovery.type", "single-node")
             .put("network.host", "127.0.0.1")
+            // In a container (images/stand-ins.Dockerfile) HTTP must answer on the container's address too.
+            .put("http.host", System.getProperty("sidekick.engine.http.host", "127.0.0.1"))
             .put("http.port", Integer.toString(port))
             .put("transport.port", "0")
             .put("http.type", "netty4")
