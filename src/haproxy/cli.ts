@@ -11,7 +11,7 @@ import { parseInfo } from './info';
 import { registerStatMetrics, statToPrometheus } from './metrics';
 import { formatAddress, parseSocketAddress, RuntimeClient, type SocketAddress, type SocketMode } from './socket';
 import { parseServersState, type AdminFlag, type OpState, type ServerStateRow } from './servers-state';
-import { parseStat, rowToJson, type StatRow } from './stat';
+import { describeMalformed, parseStat, rowToJson, type StatRow } from './stat';
 import { Watcher, type TransitionalMode, type WatchEvent } from './watch';
 import { renderWatchPage, type WatchStateBody } from './page';
 import { pageRoutes } from '../common/page';
@@ -92,6 +92,7 @@ function showCommand(prog: string): Command {
       if (o.admin && o.prom) throw new UsageError('--admin adds fields to the table and to --json, not to --prom; leave one out');
       const [statText, stateText] = await withClient(o, async (api) => [await api.command('show stat'), o.admin ? await api.command('show servers state') : undefined]);
       const table = parseStat(statText);
+      for (const m of table.malformed) process.stderr.write(`${prog}: warning: ${describeMalformed(m)}\n`);
       const admin = stateText === undefined ? undefined : adminByServer(parseServersState(stateText));
       table.rows = table.rows.filter((r) => (o.backend === undefined || r.proxy === o.backend) && (!o.servers || r.type === 'server'));
       if (o.backend !== undefined && table.rows.length === 0) {
@@ -238,6 +239,15 @@ function watchCommand(prog: string): Command {
       },
     });
     registerStatMetrics(registry, () => watcher.table);
+    new Counter({
+      name: 'sidekick_haproxy_malformed_rows_total',
+      help: 'show stat rows skipped because their field count did not match the header',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(watcher.malformedRows);
+      },
+    });
     const startedAt = Date.now();
     const state = (): WatchStateBody => ({
       socket: formatAddress(o.socket),

@@ -54,11 +54,41 @@ export function parseInfo(text: string): Info {
   return info;
 }
 
+/** What tells one HAProxy process from the next, sampled from one `show info` answer. */
+export interface ProcessSample {
+  pid?: number;
+  startTime?: number;
+  uptimeSec?: number;
+  /** When `show info` was sent and when its answer arrived (ms since epoch): the uptime was read in between. */
+  sentAt: number;
+  answeredAt: number;
+}
+
 /**
- * An identity of the running HAProxy process. Start_time_sec appeared in 2.x; on older versions
- * the start is derived from Uptime_sec, rounded so that a second's jitter between polls does not look like a reload.
+ * How far (seconds) a start time derived from `Uptime_sec` must have moved, beyond what the whole-second uptime
+ * and the time the answer took can explain, to mean another process.
  */
-export function processIdentity(info: Info, now = Date.now()): string {
-  const start = info.startTime ?? (info.uptimeSec !== undefined ? Math.round((now / 1000 - info.uptimeSec) / 5) * 5 : undefined);
-  return `${info.pid ?? '?'}@${start ?? '?'}`;
+export const START_TOLERANCE_SEC = 1;
+
+export function processSample(info: Info, sentAt: number, answeredAt = sentAt): ProcessSample {
+  return { pid: info.pid, startTime: info.startTime, uptimeSec: info.uptimeSec, sentAt, answeredAt };
+}
+
+/**
+ * Whether `cur` comes from another HAProxy process than `prev` (a reload or a restart): a changed Pid; a changed
+ * Start_time_sec (2.x); or, where only Uptime_sec tells (1.8), an uptime that went backwards, or a start time that
+ * moved later by more than START_TOLERANCE_SEC. The start is known only within bounds: the uptime was read at
+ * some instant between sending and answering, and it is a difference of whole seconds (off by less than 1 s
+ * either way), so the start lies in (sentAt - uptime - 1, answeredAt - uptime + 1). Two answers of one process
+ * have overlapping bounds however slow they were; comparing a start derived from one instant and rounded to 5 s
+ * made phantom reloads whenever the start lay near a rounding boundary.
+ */
+export function isNewProcess(prev: ProcessSample, cur: ProcessSample): boolean {
+  if (prev.pid !== undefined && cur.pid !== undefined && prev.pid !== cur.pid) return true;
+  if (prev.startTime !== undefined && cur.startTime !== undefined) return prev.startTime !== cur.startTime;
+  if (prev.uptimeSec === undefined || cur.uptimeSec === undefined) return false;
+  if (cur.uptimeSec < prev.uptimeSec) return true;
+  const prevLatest = prev.answeredAt / 1000 - prev.uptimeSec + 1;
+  const curEarliest = cur.sentAt / 1000 - cur.uptimeSec - 1;
+  return curEarliest - prevLatest > START_TOLERANCE_SEC;
 }

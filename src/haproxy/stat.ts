@@ -22,6 +22,30 @@ export interface StatTable {
   /** Columns after "-", registered by modules (h1_, h2_, ssl_, quic_); presence and order vary by build. */
   moduleColumns: string[];
   rows: StatRow[];
+  /** Complete rows left out of `rows` because their field count does not match the header's. */
+  malformed: MalformedRow[];
+}
+
+/**
+ * A row whose fields cannot be matched to the header: one field short or long shifts every column after the
+ * fault (haproxy_exporter #45: HAProxy before 1.6.4 printed "DRAIN (agent)" without its comma, and the server
+ * read as a frontend). Counts include the empty field after a trailing comma, on the header and on the row.
+ */
+export interface MalformedRow {
+  /** 1-based line of the answer (the header is line 1). */
+  line: number;
+  fields: number;
+  expected: number;
+  /** The row's first two fields, as far as they can be trusted. */
+  proxy: string;
+  name: string;
+  /** The start of the row as HAProxy printed it (at most 120 characters). */
+  text: string;
+}
+
+/** A warning for a skipped row, naming it: `show stat line 9 (app/web2): 62 fields where the header has 63 …`. */
+export function describeMalformed(m: MalformedRow): string {
+  return `show stat line ${m.line} (${m.proxy}/${m.name}): ${m.fields} fields where the header has ${m.expected} (trailing comma included); row skipped: ${JSON.stringify(m.text)}`;
 }
 
 export interface StatParseOptions {
@@ -75,8 +99,10 @@ export function parseStat(text: string, opts: StatParseOptions = {}): StatTable 
     throw new StatParseError(`not a show stat output: expected a header line starting with "# pxname,svname", got ${JSON.stringify(text.slice(0, 60))}`);
   }
   const names = headerLine.slice(2).split(',');
-  // HAProxy ends every line with a comma, which would otherwise read as an extra empty column.
-  if (names.length > 1 && names[names.length - 1] === '') names.pop();
+  // HAProxy ends every line with a comma, which would otherwise read as an extra empty column; a row must
+  // then end with one too, so that a row one field short is not taken for a complete one.
+  const trailingComma = names.length > 1 && names[names.length - 1] === '';
+  if (trailingComma) names.pop();
   const sep = names.indexOf('-');
   const columns = sep >= 0 ? names.slice(0, sep) : names.slice();
   const moduleColumns = sep >= 0 ? names.slice(sep + 1) : [];
@@ -108,7 +134,9 @@ export function parseStat(text: string, opts: StatParseOptions = {}): StatTable 
   const lastWanted = wanted ? Math.max(iPx, iSv, iStatus, iType, ...keep) : width;
   let nextQuote = text.indexOf('"', nl);
   if (nextQuote < 0) nextQuote = text.length;
+  const expected = width + (trailingComma ? 1 : 0);
   const rows: StatRow[] = [];
+  const malformed: MalformedRow[] = [];
   const vals: (FieldValue | undefined)[] = new Array<FieldValue | undefined>(width + 1);
   const end = text.length;
   let pos = nl + 1;
@@ -121,12 +149,16 @@ export function parseStat(text: string, opts: StatParseOptions = {}): StatTable 
       continue;
     }
     const rowLine = line;
+    const rowStart = pos;
     let col = 0;
+    /** The last field read was empty (what a trailing comma leaves). */
+    let lastEmpty = false;
+    let terminated = true;
     for (;;) {
-      if (col > width) throw new StatParseError(`show stat line ${rowLine}: more fields than the ${width} of the header (corrupt output)`);
       const kind = col < width ? kinds[col]! : Kind.Skip;
       let c = text.charCodeAt(pos);
       let value: FieldValue | undefined;
+      const fieldStart = pos;
       if (c === 34) {
         // Quoted field: "" is a quote; commas and newlines are data.
         let out = '';
@@ -167,10 +199,12 @@ export function parseStat(text: string, opts: StatParseOptions = {}): StatTable 
           value = kind === Kind.CheckText && v.startsWith('* ') ? v.slice(2) : v;
         }
       }
-      vals[col++] = value;
+      if (col < width) vals[col] = value;
+      col++;
+      lastEmpty = pos === fieldStart;
       if (c === 44) {
         pos++;
-        if (col > lastWanted) {
+        if (col > lastWanted && col <= width) {
           let eol = text.indexOf('\n', pos);
           if (eol < 0) eol = end;
           if (nextQuote < pos) {
@@ -178,8 +212,13 @@ export function parseStat(text: string, opts: StatParseOptions = {}): StatTable 
             if (nextQuote < 0) nextQuote = end;
           }
           if (nextQuote > eol) {
+            // The rest of the line is not read, but its fields are counted: the row must still match the header.
             for (let k = col; k < width; k++) vals[k] = undefined;
-            col = width;
+            const stop = eol > pos && text.charCodeAt(eol - 1) === 13 ? eol - 1 : eol;
+            for (let k = pos; k < stop; k++) if (text.charCodeAt(k) === 44) col++;
+            col++;
+            lastEmpty = stop === pos || text.charCodeAt(stop - 1) === 44;
+            terminated = eol < end;
             pos = eol + 1;
             break;
           }
@@ -187,12 +226,19 @@ export function parseStat(text: string, opts: StatParseOptions = {}): StatTable 
         continue;
       }
       if (c === 13) pos++;
+      terminated = pos < end;
       pos++; // past "\n" (or the end)
       break;
     }
-    // A trailing comma leaves one extra, empty field.
-    if (!(col === width || (col === width + 1 && vals[width] === undefined))) {
-      throw new StatParseError(`show stat line ${rowLine}: ${col === width + 1 ? width + 1 : col} fields where the header has ${width} (truncated or corrupt output): ${String(vals[0])},${String(vals[1])}`);
+    if (col !== expected || (trailingComma && !lastEmpty)) {
+      // An answer cut off inside its last row is incomplete output, never a partial result.
+      if (!terminated) throw new StatParseError(`show stat line ${rowLine}: ${col} fields where the header has ${expected} (truncated output): ${String(vals[0])},${String(vals[1])}`);
+      let stop = text.indexOf('\n', rowStart);
+      if (stop < 0 || stop > rowStart + 120) stop = Math.min(end, rowStart + 120);
+      const row = text.slice(rowStart, stop).replace(/\r$/, '');
+      const [proxy = '', name = ''] = row.split(',', 2);
+      malformed.push({ line: rowLine, fields: col, expected, proxy, name, text: row });
+      continue;
     }
     const name = String(vals[iSv] ?? '');
     const status = String(vals[iStatus] ?? '');
@@ -205,7 +251,7 @@ export function parseStat(text: string, opts: StatParseOptions = {}): StatTable 
       fields: build(vals),
     });
   }
-  return { columns, moduleColumns, rows };
+  return { columns, moduleColumns, rows, malformed };
 }
 
 /** A row as one flat JSON object: proxy, name, type, status, state, then every column. */

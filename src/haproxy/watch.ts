@@ -1,8 +1,8 @@
 // Watches HAProxy: polls the runtime API, diffs snapshots into server.state / backend.state events, notices reloads.
 import type { Logger } from '../common/log';
-import { parseInfo, processIdentity, type Info } from './info';
+import { isNewProcess, parseInfo, processSample, type Info, type ProcessSample } from './info';
 import type { RuntimeClient } from './socket';
-import { parseStat, type StatRow, type StatTable } from './stat';
+import { describeMalformed, parseStat, type StatRow, type StatTable } from './stat';
 import type { ServerState } from './status';
 
 export interface ServerStateEvent {
@@ -90,8 +90,7 @@ export class StateTracker {
   private readonly reloadGraceMs: number;
   private readonly items = new Map<string, Tracked>();
   private order: Tracked[] = [];
-  private identity: string | undefined;
-  private pid: number | undefined;
+  private process: ProcessSample | undefined;
   private graceUntil = 0;
 
   constructor(opts: TrackerOptions = {}) {
@@ -100,21 +99,21 @@ export class StateTracker {
     this.reloadGraceMs = opts.reloadGraceMs ?? 5000;
   }
 
-  /** Feeds one snapshot; returns the events it reveals, in row order. */
-  update(rows: readonly StatRow[], info: Info | undefined, now: number): WatchEvent[] {
+  /**
+   * Feeds one snapshot; returns the events it reveals, in row order. `asked`: when `show info` was sent and
+   * answered (ms since epoch), which bounds the instant its uptime was read.
+   */
+  update(rows: readonly StatRow[], info: Info | undefined, now: number, asked = { sentAt: now, answeredAt: now }): WatchEvent[] {
     const at = new Date(now).toISOString();
     const events: WatchEvent[] = [];
-    const first = this.identity === undefined;
     if (info) {
-      const id = processIdentity(info, now);
-      if (this.identity !== undefined && id !== this.identity) {
-        events.push({ event: 'haproxy.reload', ...(this.pid !== undefined ? { from_pid: this.pid } : {}), ...(info.pid !== undefined ? { to_pid: info.pid } : {}), ...(info.version ? { version: info.version } : {}), at });
+      const cur = processSample(info, asked.sentAt, asked.answeredAt);
+      const prev = this.process;
+      if (prev && isNewProcess(prev, cur)) {
+        events.push({ event: 'haproxy.reload', ...(prev.pid !== undefined ? { from_pid: prev.pid } : {}), ...(info.pid !== undefined ? { to_pid: info.pid } : {}), ...(info.version ? { version: info.version } : {}), at });
         this.graceUntil = now + this.reloadGraceMs;
       }
-      this.identity = id;
-      this.pid = info.pid;
-    } else if (first) {
-      this.identity = '';
+      this.process = cur;
     }
     const inGrace = now < this.graceUntil;
     // HAProxy prints rows in the same order every time, so the previous poll's order usually matches
@@ -222,6 +221,9 @@ export class Watcher {
   info: Info | undefined;
   lastError: string | undefined;
   lastPollAt: number | undefined;
+  /** Rows of `show stat` skipped so far because their field count did not match the header. */
+  malformedRows = 0;
+  private malformedSeen = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
@@ -232,16 +234,28 @@ export class Watcher {
 
   /** One poll: show info, show stat, diff. Throws on socket or parse errors. */
   async pollOnce(now = Date.now): Promise<WatchEvent[]> {
+    let sentAt = now();
     let info = parseInfo(await this.opts.client.command('show info'));
     if (info.values.Stopping === 1 && this.opts.client.mode === 'prompt') {
       // A kept session outlives a reload on the old worker, which answers with stale data until it exits.
       this.opts.client.close();
+      sentAt = now();
       info = parseInfo(await this.opts.client.command('show info'));
     }
+    const asked = { sentAt, answeredAt: now() };
     const table = parseStat(await this.opts.client.command('show stat'), { columns: WATCH_COLUMNS });
+    this.malformedRows += table.malformed.length;
+    // Warned once while a row stays malformed, not on every poll.
+    const seen = new Set<string>();
+    for (const m of table.malformed) {
+      const key = `${m.line}:${m.text}`;
+      seen.add(key);
+      if (!this.malformedSeen.has(key)) this.opts.logger.warn({ line: m.line, proxy: m.proxy, name: m.name, fields: m.fields, expected: m.expected }, describeMalformed(m));
+    }
+    this.malformedSeen = seen;
     this.info = info;
     this.table = table;
-    const events = this.tracker.update(table.rows, info, now());
+    const events = this.tracker.update(table.rows, info, now(), asked);
     for (const e of events) this.opts.onEvent(e);
     return events;
   }

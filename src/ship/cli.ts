@@ -12,12 +12,14 @@ import { startHttp } from '../common/http';
 import { onShutdown } from '../common/shutdown';
 import { formatSize, parseSize, SIZE_EXPECTED } from '../common/units';
 import { VERSION } from '../common/version';
-import { authFrom, collectField, loadShipConfig, type ShipConfig, type ShipFlags } from './config';
+import { authFrom, collectField, inputsOf, loadShipConfig, type ShipConfig, type ShipFlags } from './config';
 import { Input } from './input/input';
 import { FileRegistry } from './input/registry';
 import { makeEncoder } from './output/encoder';
 import { createSink, type SinkOptions } from './output/sink';
 import { tuneHeap } from './heap';
+import { testCommand } from './cli-test';
+import { wireInputs } from './parsers/inputs';
 import { Pipeline } from './pipeline';
 import { Progress } from './progress';
 import { statusRoutes } from './page';
@@ -29,6 +31,7 @@ const EXAMPLES = [
   'sidekick-ship -c /etc/sidekick/ship.yml --http 0.0.0.0:5066',
   "SIDEKICK_ES_URL=https://es:9200 SIDEKICK_ES_API_KEY_FILE=/run/secrets/es-key sidekick-ship '/var/log/app/**/*.log'",
   'sidekick-ship setup --es http://127.0.0.1:9200 --index logs-app-default',
+  'sidekick-ship test parse -c /etc/sidekick/ship.yml /var/log/app/app.log',
 ];
 
 interface CliOptions extends ShipFlags {
@@ -73,6 +76,7 @@ export function shipCommand(name = 'sidekick-ship'): Command {
   // Options written before `setup` belong to the parent command: take both.
   setupCmd.action(async (_opts: CliOptions, self: Command) => exitWith(await runSetup(self.optsWithGlobals<CliOptions>())));
   cmd.addCommand(setupCmd);
+  cmd.addCommand(testCommand(name, { addConnectionOptions, tlsFrom, checkReadable }));
   return cmd;
 }
 
@@ -80,16 +84,21 @@ async function runSetup(opts: CliOptions): Promise<number> {
   const cfg = loadShipConfig(opts, []);
   // Loaded here: setup brings the official Elasticsearch client, which the shipping path does without.
   const { setup } = await import('./output/setup');
-  const done = await setup({
-    urls: cfg.es.urls,
-    index: cfg.index,
-    flavor: cfg.es.flavor,
-    auth: authFrom(cfg),
-    tls: tlsFrom(cfg),
-    requestTimeoutMs: cfg.es.request_timeout,
-    policy: { rolloverMaxSize: cfg.policy.rollover_max_size, deleteAfter: cfg.policy.delete_after },
-  });
-  for (const line of done) process.stdout.write(`${line}\n`);
+  // Every input's target (the top-level index when there are none configured).
+  const targets = new Set(inputsOf(cfg).map((i) => i.index));
+  if (targets.size === 0) targets.add(cfg.index);
+  for (const index of targets) {
+    const done = await setup({
+      urls: cfg.es.urls,
+      index,
+      flavor: cfg.es.flavor,
+      auth: authFrom(cfg),
+      tls: tlsFrom(cfg),
+      requestTimeoutMs: cfg.es.request_timeout,
+      policy: { rolloverMaxSize: cfg.policy.rollover_max_size, deleteAfter: cfg.policy.delete_after },
+    });
+    for (const line of done) process.stdout.write(`${line}\n`);
+  }
   return 0;
 }
 
@@ -115,7 +124,8 @@ function tlsFrom(cfg: ShipConfig): SinkOptions['tls'] {
 async function run(globs: string[], opts: CliOptions): Promise<number> {
   tuneHeap();
   const cfg = loadShipConfig(opts, globs);
-  if (cfg.paths.length === 0) throw new UsageError('no files to follow: give GLOB arguments, `paths` in the configuration or SIDEKICK_SHIP_PATHS');
+  const inputs = inputsOf(cfg);
+  if (inputs.length === 0) throw new UsageError('no files to follow: give GLOB arguments, `paths` or `inputs` in the configuration, or SIDEKICK_SHIP_PATHS');
   const logger = createLogger({ name: 'sidekick-ship', level: opts.logLevel, format: opts.logFormat });
   const metrics = newRegistry('sidekick-ship');
   const registry = FileRegistry.load(cfg.state_dir, logger);
@@ -152,9 +162,11 @@ async function run(globs: string[], opts: CliOptions): Promise<number> {
     logger,
     stopping: () => stopping,
   });
+  const wired = wireInputs(inputs, { pipeline, registry, logger, base: { hostName: hostname(), agentVersion: VERSION }, sinkIndex: cfg.index });
   const input = new Input(
     {
-      globs: cfg.paths,
+      globs: inputs.flatMap((i) => i.paths),
+      sources: wired.sources,
       from: cfg.from,
       once: cfg.once,
       scanMs: cfg.read.scan_interval,
@@ -186,7 +198,7 @@ async function run(globs: string[], opts: CliOptions): Promise<number> {
       })
     : undefined;
   logger.info(
-    { paths: cfg.paths, es: cfg.es.urls.map(safeUrl), index: cfg.index, state_dir: cfg.state_dir, once: cfg.once },
+    { inputs: inputs.map((i) => ({ name: i.name, paths: i.paths, index: i.index, parsers: i.parsers.map((p) => Object.keys(p)[0]) })), es: cfg.es.urls.map(safeUrl), state_dir: cfg.state_dir, once: cfg.once },
     'sidekick-ship starting',
   );
   registry.autoSave(cfg.registry_flush);
@@ -209,6 +221,7 @@ async function run(globs: string[], opts: CliOptions): Promise<number> {
     stop: async () => {
       signalled = true;
       await input.stop();
+      await wired.idle();
       // Give in-flight batches most of the grace period; then stop the sink's retries so we exit in time.
       const flushed = await Promise.race([pipeline.drain().then(() => true), sleep(Math.max(cfg.shutdown_grace - 2000, 500)).then(() => false)]);
       if (!flushed) {
@@ -226,6 +239,7 @@ async function run(globs: string[], opts: CliOptions): Promise<number> {
   if (!cfg.once) return new Promise<number>(() => undefined); // runs until a signal
   const progress = process.stderr.isTTY ? new Progress(input, pipeline) : undefined;
   await input.finished();
+  await wired.idle();
   await pipeline.drain();
   progress?.stop();
   await finish();

@@ -4,6 +4,8 @@ import { z } from 'zod';
 import { duration, loadConfig, size, type EnvBinding, type FlagValue } from '../common/config';
 import { UsageError } from '../common/errors';
 import { readSecret } from '../common/secrets';
+import { parserSchema } from './parsers';
+import { regexSource } from './parsers/options';
 
 /** A size of at least `min` bytes: zero would read nothing (budget, buffer) or spin. */
 const sizeAtLeast = (min: number, label: string) => size().refine((v) => v >= min, `expected at least ${label}`);
@@ -23,8 +25,33 @@ const urlList = z
   )
   .min(1, 'expected at least one URL');
 
+const fieldsSchema = z.record(z.string(), z.unknown());
+const indexName = z.string().min(1);
+const pipelineName = z.string().min(1, 'expected the name of an ingest pipeline');
+const parsersSchema = z.array(parserSchema);
+const lineRegexes = z.array(regexSource());
+
+/** One input: files, how their lines become documents, and where those go. */
+const inputSchema = z.strictObject({
+  /** A name for logs and errors (default: inputs[N]). */
+  id: z.string().min(1).optional(),
+  paths: z.array(z.string().min(1)).min(1, 'expected at least one glob'),
+  index: indexName.optional(),
+  pipeline: pipelineName.optional(),
+  fields: fieldsSchema.default({}),
+  parsers: parsersSchema.default([]),
+  include_lines: lineRegexes.default([]),
+  exclude_lines: lineRegexes.default([]),
+});
+
 export const shipSchema = z.strictObject({
+  /** The single-input shorthand: `paths` with the top-level parsers, pipeline, include/exclude_lines. */
   paths: z.array(z.string().min(1)).default([]),
+  parsers: parsersSchema.default([]),
+  pipeline: pipelineName.optional(),
+  include_lines: lineRegexes.default([]),
+  exclude_lines: lineRegexes.default([]),
+  inputs: z.array(inputSchema).min(1, 'expected at least one input').optional(),
   es: z
     .strictObject({
       urls: urlList.default(['http://127.0.0.1:9200']),
@@ -49,7 +76,7 @@ export const shipSchema = z.strictObject({
   from: z.enum(['beginning', 'end']).default('beginning'),
   once: z.boolean().default(false),
   http: z.string().optional(),
-  fields: z.record(z.string(), z.unknown()).default({}),
+  fields: fieldsSchema.default({}),
   read: z
     .strictObject({
       max_line: sizeAtLeast(1, '1B').default(1024 * 1024),
@@ -81,6 +108,66 @@ export const shipSchema = z.strictObject({
 });
 
 export type ShipConfig = z.output<typeof shipSchema>;
+
+/** One input with the defaults of the top level applied. */
+export interface InputConfig {
+  /** inputs[N] or its id. */
+  name: string;
+  paths: string[];
+  index: string;
+  pipeline?: string;
+  /** Top-level fields with the input's own merged over them. */
+  fields: Record<string, unknown>;
+  parsers: z.output<typeof parsersSchema>;
+  include_lines: string[];
+  exclude_lines: string[];
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function mergeFields(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = isPlainObject(out[k]) && isPlainObject(v) ? mergeFields(out[k] as Record<string, unknown>, v) : v;
+  return out;
+}
+
+/**
+ * The inputs to run: `inputs`, or the one input the top-level `paths` (GLOB arguments, SIDEKICK_SHIP_PATHS)
+ * make. Both at once, or top-level parser settings beside `inputs`, is a UsageError naming the keys.
+ */
+export function inputsOf(cfg: ShipConfig): InputConfig[] {
+  const topLevel: string[] = (['parsers', 'include_lines', 'exclude_lines'] as const).filter((k) => cfg[k].length > 0);
+  if (cfg.pipeline) topLevel.push('pipeline');
+  if (cfg.inputs) {
+    if (cfg.paths.length > 0) throw new UsageError('paths (or GLOB arguments, SIDEKICK_SHIP_PATHS) and inputs are both given: expected paths for one input, or inputs, not both');
+    if (topLevel.length > 0) throw new UsageError(`${topLevel.join(', ')}: with inputs, expected these in each input, not at the top level`);
+    return cfg.inputs.map((i, n) => ({
+      name: i.id ?? `inputs[${n}]`,
+      paths: i.paths,
+      index: i.index ?? cfg.index,
+      pipeline: i.pipeline,
+      fields: mergeFields(cfg.fields, i.fields),
+      parsers: i.parsers,
+      include_lines: i.include_lines,
+      exclude_lines: i.exclude_lines,
+    }));
+  }
+  if (cfg.paths.length === 0) return [];
+  return [
+    {
+      name: 'paths',
+      paths: cfg.paths,
+      index: cfg.index,
+      pipeline: cfg.pipeline,
+      fields: cfg.fields,
+      parsers: cfg.parsers,
+      include_lines: cfg.include_lines,
+      exclude_lines: cfg.exclude_lines,
+    },
+  ];
+}
 
 export const ENV_BINDINGS: Record<string, EnvBinding> = {
   SIDEKICK_ES_URL: { key: 'es.urls', kind: 'list' },

@@ -96,9 +96,10 @@ export class Pipeline {
 
   constructor(private readonly opts: PipelineOptions) {}
 
-  line(line: Line): void {
+  /** Takes one line (or parsed event) of a file, encoded by `encode` (an input's own) or the default encoder. */
+  line<L extends Line>(line: L, encode?: (l: L) => Doc): void {
     this.linesRead++;
-    const doc = this.opts.encode(line);
+    const doc = encode ? encode(line) : this.opts.encode(line);
     const b = this.current;
     b.docs.push(doc);
     b.bytes += doc.source.length + doc.id.length + 24;

@@ -32,4 +32,9 @@ export interface Doc {
   /** JSON text of the document source. */
   source: string;
   line: Line;
+  /** The bulk action line up to the _id (`{"create":{"_index":...,"pipeline":...,"_id":`) when the document goes
+   * elsewhere than the sink's index or through an ingest pipeline; absent: the sink's index, no pipeline. */
+  action?: string;
+  /** The document's target when it is not the sink's index (dead-letter records name it). */
+  index?: string;
 }

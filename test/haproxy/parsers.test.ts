@@ -1,9 +1,9 @@
 // Parser tests on show stat outputs in the column sets of HAProxy 1.8 to 3.0, a real 2.6 capture, show info and show servers state.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseInfo, processIdentity } from '../../src/haproxy/info';
+import { isNewProcess, parseInfo, processSample } from '../../src/haproxy/info';
 import { adminFlags, parseServersState } from '../../src/haproxy/servers-state';
-import { parseStat, rowToJson, StatParseError, type StatRow } from '../../src/haproxy/stat';
+import { describeMalformed, parseStat, rowToJson, StatParseError, type StatRow } from '../../src/haproxy/stat';
 
 const fixture = (name: string): string => readFileSync(join(__dirname, 'fixtures', name), 'utf8');
 const find = (rows: StatRow[], proxy: string, name: string): StatRow => {
@@ -11,6 +11,13 @@ const find = (rows: StatRow[], proxy: string, name: string): StatRow => {
   if (!r) throw new Error(`no row ${proxy}/${name}`);
   return r;
 };
+
+/** The 62 columns of HAProxy 1.6's show stat (up to ttime), as in the 1.8 fixture's header. */
+const COLUMNS_16 = fixture('stat-1.8.csv').slice(2, fixture('stat-1.8.csv').indexOf(',ttime,') + 6).split(',');
+/** A 1.6 server row of app/NAME with STATUS, ending in the trailing comma. */
+const server16 = (name: string, status: string): string =>
+  COLUMNS_16.map((c) => ({ pxname: 'app', svname: name, status, type: '2', weight: '1', check_status: 'L7OK' })[c] ?? '0').join(',') + ',';
+const stat16 = (rows: string[]): string => `# ${COLUMNS_16.join(',')},\n${rows.join('\n')}\n\n`;
 
 describe.each(['1.8', '2.0', '2.4', '2.8', '3.0'])('show stat in the HAProxy %s column set', (version) => {
   const table = parseStat(fixture(`stat-${version}.csv`));
@@ -139,6 +146,24 @@ describe('malformed show stat', () => {
     expect(() => parseStat('Unknown command\n')).toThrow(/not a show stat output/);
     expect(() => parseStat('# foo,bar,\n1,2,\n')).toThrow(/lacks pxname, svname, status/);
   });
+  test('a row whose field count does not match the header (trailing comma included) is skipped and reported, not shifted', () => {
+    // haproxy_exporter #45: HAProxy before 1.6.4 printed "DRAIN (agent)" without the comma after it. With the 1.6
+    // header (62 columns and a trailing comma) the row has 61 values plus the trailing comma.
+    const text = stat16([server16('web1', 'UP'), server16('web2', 'DRAIN (agent)').replace('DRAIN (agent),', 'DRAIN (agent)'), server16('web3', 'DOWN')]);
+    const table = parseStat(text);
+    expect(table.rows.map((r) => `${r.proxy}/${r.name}:${r.type}:${r.state}`)).toEqual(['app/web1:server:up', 'app/web3:server:down']);
+    expect(table.malformed).toEqual([{ line: 3, fields: 62, expected: 63, proxy: 'app', name: 'web2', text: expect.stringMatching(/^app,web2,0,/) }]);
+    expect(describeMalformed(table.malformed[0]!)).toMatch(/^show stat line 3 \(app\/web2\): 62 fields where the header has 63 \(trailing comma included\); row skipped: "app,web2,0,.*"$/);
+    // The column subset watch reads checks the count too, though it does not read the rest of the row.
+    expect(parseStat(text, { columns: ['check_status'] }).malformed).toMatchObject([{ line: 3, fields: 62, expected: 63 }]);
+    // One field too many, or a missing trailing comma, is as wrong as one too few.
+    const extra = parseStat(stat16([server16('web1', 'UP') + 'x,']));
+    const noTrailing = parseStat(stat16([server16('web1', 'UP').slice(0, -1)]));
+    expect([extra.rows, noTrailing.rows]).toEqual([[], []]);
+    expect([extra.malformed[0]!.fields, noTrailing.malformed[0]!.fields]).toEqual([64, 62]);
+    // Without a trailing comma on the header, rows have none either.
+    expect(parseStat('# pxname,svname,status\nbe,s1,UP\nbe,s2\n').malformed).toMatchObject([{ line: 3, fields: 2, expected: 3, name: 's2' }]);
+  });
   test('an unterminated quote is an error', () => {
     expect(() => parseStat('# pxname,svname,status,\nbe,"s1,UP,\n')).toThrow(/unterminated quoted field/);
   });
@@ -152,16 +177,21 @@ describe('show info', () => {
     expect(typeof info.startTime).toBe('number');
     expect(info.values.Uptime).toMatch(/^\dd \dh\d\dm\d\ds$/);
     expect(info.values['Build info']).toBe('2.6.12-1+deb12u4');
-    expect(processIdentity(info)).toBe(`${info.pid}@${info.startTime}`);
+    expect(processSample(info, 0, 5)).toEqual({ pid: info.pid, startTime: info.startTime, uptimeSec: info.uptimeSec, sentAt: 0, answeredAt: 5 });
+    expect(isNewProcess(processSample(info, 0), processSample({ ...info, startTime: info.startTime! + 1 }, 1000))).toBe(true);
   });
   test('values with colons are split on the first ": " only', () => {
     const info = parseInfo('Name: HAProxy\nPid: 12\nnode: lb-1:eu\ndescription: a: b\n');
     expect(info.values).toEqual({ Name: 'HAProxy', Pid: 12, node: 'lb-1:eu', description: 'a: b' });
   });
-  test('1.8 (no Start_time_sec): identity from pid and uptime is stable across polls', () => {
-    const a = processIdentity(parseInfo('Name: HAProxy\nPid: 7\nUptime_sec: 100\n'), 1_000_000_000);
-    const b = processIdentity(parseInfo('Name: HAProxy\nPid: 7\nUptime_sec: 101\n'), 1_000_001_000);
-    expect(a).toBe(b);
+  test('1.8 (no Start_time_sec): the same pid and an uptime that keeps pace is the same process', () => {
+    const a = processSample(parseInfo('Name: HAProxy\nPid: 7\nUptime_sec: 100\n'), 1_000_000_000);
+    const b = processSample(parseInfo('Name: HAProxy\nPid: 7\nUptime_sec: 101\n'), 1_000_001_000);
+    const c = processSample(parseInfo('Name: HAProxy\nPid: 7\nUptime_sec: 101\n'), 1_000_001_990);
+    // An answer that took 4 s: the uptime was read some time between sending and answering.
+    const slow = processSample(parseInfo('Name: HAProxy\nPid: 7\nUptime_sec: 102\n'), 1_000_002_000, 1_000_006_000);
+    const next = processSample(parseInfo('Name: HAProxy\nPid: 7\nUptime_sec: 107\n'), 1_000_007_000);
+    expect([isNewProcess(a, b), isNewProcess(b, c), isNewProcess(a, c), isNewProcess(c, slow), isNewProcess(slow, next)]).toEqual([false, false, false, false, false]);
   });
   test('other text is refused', () => {
     expect(() => parseInfo('Permission denied\n')).toThrow(/not a show info output/);

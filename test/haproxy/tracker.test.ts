@@ -89,3 +89,37 @@ test('rows that come in a different order are still matched by name', () => {
   expect(changes(t.update([row('a', 'UP'), row('c', 'MAINT')], info(1), 2000))).toEqual(['c:up->maint']);
   expect(t.view().map((v) => `${v.server}:${v.state}`)).toEqual(['a:up', 'c:maint']);
 });
+
+describe('reloads when show info lacks Start_time_sec (1.8: Name, Version, Pid, Uptime_sec)', () => {
+  /** show info of a process with this pid that started at startSec (unix seconds, fractional), read at nowMs. */
+  const info18 = (pid: number, startSec: number, nowMs: number): Info => ({ values: {}, pid, uptimeSec: Math.floor(nowMs / 1000 - startSec), version: '1.8.30' });
+
+  test('polls every 200 ms of a process that started 2.3 s past a multiple of 5 s: no reload, and the DOWN is reported', () => {
+    const t = new StateTracker();
+    const start = 1_700_000_000 + 2.3;
+    const events: string[] = [];
+    for (let now = (start + 100) * 1000; now < (start + 130) * 1000; now += 200) {
+      const down = now >= (start + 110) * 1000;
+      events.push(...changes(t.update([row('web1', down ? 'DOWN' : 'UP'), row('web2', 'UP')], info18(812, start, now), now)));
+    }
+    expect(events).toEqual(['web1:up->down']);
+  });
+
+  test('a new process is a reload: another pid, an uptime that went backwards, or a start that moved', () => {
+    const start = 1_700_000_000.5;
+    const at = (s: number): number => (start + s) * 1000;
+    const pid = new StateTracker({ reloadGraceMs: 0 });
+    pid.update([row('a', 'UP')], info18(1, start, at(50)), at(50));
+    expect(changes(pid.update([row('a', 'UP')], info18(2, start + 50, at(51)), at(51)))).toEqual(['reload']);
+    // The same pid (reused, or a reload that kept it): the uptime went from 50 back to 1.
+    const back = new StateTracker({ reloadGraceMs: 0 });
+    back.update([row('a', 'UP')], info18(1, start, at(50)), at(50));
+    expect(changes(back.update([row('a', 'UP')], info18(1, start + 49, at(50.5)), at(50.5)))).toEqual(['reload']);
+    // Polls 60 s apart; the uptime grew by 10 s only: the process started again 50 s after the first one.
+    const moved = new StateTracker({ reloadGraceMs: 0 });
+    moved.update([row('a', 'UP')], info18(1, start, at(1)), at(1));
+    expect(changes(moved.update([row('a', 'UP')], info18(1, start + 50, at(61)), at(61)))).toEqual(['reload']);
+    // A second's jitter in the whole-second uptime is not a new process.
+    expect(moved.update([row('a', 'UP')], info18(1, start + 50.9, at(62)), at(62))).toEqual([]);
+  });
+});

@@ -1,6 +1,7 @@
 // The built sidekick-probe CLI as a user runs it: exit statuses, --json result objects, usage errors, run, wait.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { describeAsUser, NOBODY } from '../support/other-user';
 import { cli, closedPort, httpServer, tcpServer, tempDir } from './helpers';
 
 describe('sidekick-probe one-shot checks', () => {
@@ -71,10 +72,12 @@ describe('sidekick-probe one-shot checks', () => {
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ kind: 'icmp', ok: true, detail: { received: 1 } });
   });
+});
 
+describeAsUser(NOBODY, 'sidekick-probe as an unprivileged user', (root) => {
   it('says plainly that CAP_NET_RAW is missing when ICMP is not permitted', async () => {
     // A real unprivileged user (nobody) cannot open a raw socket on this machine.
-    const r = await cli(['icmp', '127.0.0.1'], { uid: 65534, gid: 65534 });
+    const r = await cli(['icmp', '127.0.0.1'], { as: { ...NOBODY, root: root() } });
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('the CAP_NET_RAW capability is missing');
     expect(r.stderr).toBe('');

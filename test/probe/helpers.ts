@@ -69,10 +69,15 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the built CLI to completion (asynchronously, so servers in this process keep answering). */
-export function cli(args: string[], opts: { uid?: number; gid?: number; timeoutMs?: number } = {}): Promise<CliResult> {
+/**
+ * Runs the built CLI to completion (asynchronously, so servers in this process keep answering). With `as`, it runs
+ * as that user from `as.root` (see test/support/other-user.ts), in /, so the checkout's location does not matter.
+ */
+export function cli(args: string[], opts: { as?: { uid: number; gid: number; root: string }; timeoutMs?: number } = {}): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { uid: opts.uid, gid: opts.gid, stdio: ['ignore', 'pipe', 'pipe'] });
+    const u = opts.as;
+    const script = u ? join(u.root, 'dist', 'cmd', 'sidekick-probe.js') : CLI;
+    const child = spawn(process.execPath, [script, ...args], { ...(u ? { uid: u.uid, gid: u.gid, cwd: '/' } : {}), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -7,6 +7,7 @@ import { open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { glob, isDynamicPattern } from 'tinyglobby';
 import type { Logger } from '../../common/log';
+import type { FileSink } from '../parsers/chain';
 import type { FileIdentity, Line } from '../types';
 import { FINGERPRINT_BYTES, fingerprintOf, mintKey, readHead, type Fingerprint } from './identity';
 import type { FileRegistry, FileState } from './registry';
@@ -18,8 +19,17 @@ import { Tailer, type TailOptions } from './tail';
  */
 const MIN_CLAIM_BYTES = 64;
 
-export interface InputOptions extends TailOptions {
+/** One configured input: its globs, and how the lines of each file it opens reach the pipeline. */
+export interface InputSource {
   globs: string[];
+  open(): FileSink;
+}
+
+export interface InputOptions extends TailOptions {
+  /** Every glob (of every input). */
+  globs: string[];
+  /** The configured inputs; a file matched by several belongs to the first. Absent: one, lines straight to the sink. */
+  sources?: InputSource[];
   from: 'beginning' | 'end';
   scanMs: number;
   /** How long a file whose head matches a file still being read waits before it counts as new. */
@@ -146,8 +156,13 @@ export class Input {
   }
 
   private async doScan(): Promise<void> {
-    const paths = await glob(this.opts.globs, { absolute: true, onlyFiles: true, dot: true, expandDirectories: false });
-    paths.sort();
+    const globOpts = { absolute: true, onlyFiles: true, dot: true, expandDirectories: false };
+    const owner = new Map<string, number>();
+    const groups = this.opts.sources?.map((s) => s.globs) ?? [this.opts.globs];
+    for (const [i, found] of (await Promise.all(groups.map((g) => glob(g, globOpts)))).entries()) {
+      for (const p of found) if (!owner.has(p)) owner.set(p, i);
+    }
+    const paths = [...owner.keys()].sort();
     const seen = new Set<string>();
     const fresh: { path: string; dev: number; ino: number; size: number }[] = [];
     for (const path of paths) {
@@ -174,7 +189,7 @@ export class Input {
     const others = fresh.filter((f) => !byInode.includes(f));
     for (const f of [...byInode, ...others]) {
       if (this.stopped) return;
-      await this.openFile(f.path).catch((err: unknown) => {
+      await this.openFile(f.path, owner.get(f.path) ?? 0).catch((err: unknown) => {
         if (this.opts.once) this.failures++;
         this.logger.warn({ path: f.path, err: String(err) }, 'cannot open file');
       });
@@ -187,7 +202,7 @@ export class Input {
     this.firstScan = false;
   }
 
-  private async openFile(path: string): Promise<void> {
+  private async openFile(path: string, source: number): Promise<void> {
     const fh = await open(path, 'r');
     let handedOver = false;
     try {
@@ -202,20 +217,27 @@ export class Input {
       // crash the content is then found again under the same key, and its replayed lines are 409s, not copies.
       if (minted) await this.registry.save();
       const fp: Fingerprint = { hash: state.fp, len: state.fpLen };
+      let failed = false;
       const file: FileIdentity = { key: state.key, dev: st.dev, ino: st.ino };
+      const sink: FileSink = this.opts.sources?.[source].open() ?? { line: (l) => this.sink.line(l), consumed: (k, p) => this.sink.consumed(k, p), closed: () => undefined };
       const tailer = new Tailer(fh, file, path, start, st.size, fp, this.opts, {
-        line: (l) => this.sink.line(l),
+        line: (l) => sink.line(l),
         room: (bytes) => this.sink.room(bytes),
         release: (bytes) => this.sink.release(bytes),
         bytesRead: (n) => this.sink.bytesRead(n),
-        consumed: (t, pos) => this.sink.consumed(t.key, pos),
+        consumed: (t, pos) => sink.consumed(t.key, pos),
         truncated: (t) => this.truncated(t),
         fingerprint: (t, newFp) => this.registry.update(t.key, { fp: newFp.hash, fpLen: newFp.len }),
         failed: (t, err) => {
+          failed = true;
           this.failures++;
           this.logger.error({ path: t.path, key: t.key, err: String(err) }, 'reading failed; the file is reopened at the next scan');
         },
-        closed: (t) => this.closed(id, t),
+        closed: (t) => {
+          // Read to its end (not stopped, not failed): what parsers still hold is complete and is passed on.
+          sink.closed(!failed && !this.stopped);
+          this.closed(id, t);
+        },
       });
       handedOver = true;
       this.tailers.set(id, tailer);

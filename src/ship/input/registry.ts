@@ -6,6 +6,7 @@ import { open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '../../common/errors';
 import type { Logger } from '../../common/log';
+import type { Cut } from '../parsers/chain';
 
 export interface FileState {
   key: string;
@@ -25,6 +26,8 @@ export interface FileState {
   detached?: boolean;
   /** Last time (ms since epoch) the file was open or seen by a scan. */
   seen: number;
+  /** Where parsers passed events on by time, ahead of offset (see parsers/chain.ts): replayed on a re-read. */
+  cuts?: Cut[];
 }
 
 interface RegistryFile {

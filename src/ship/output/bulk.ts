@@ -24,7 +24,7 @@ export function bulkBody(docs: readonly Doc[], which?: readonly number[]): Buffe
   for (let i = 0; i < n; i++) {
     const doc = docs[which ? which[i] : i];
     const id = PLAIN_ID.test(doc.id) ? '"' + doc.id + '"' : JSON.stringify(doc.id);
-    const op = ACTION_HEAD + id + ACTION_TAIL + doc.source + '\n';
+    const op = (doc.action ?? ACTION_HEAD) + id + ACTION_TAIL + doc.source + '\n';
     // Non-ASCII text takes up to 3 bytes per UTF-16 unit: grow only when that worst case might not fit.
     if (buf.length - at < op.length * 3) {
       const bigger = Buffer.allocUnsafe(Math.max(buf.length * 2, at + op.length * 3));

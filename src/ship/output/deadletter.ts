@@ -41,7 +41,7 @@ export class DeadLetterFile {
     for (const l of letters) {
       const record: DeadLetterRecord = {
         time,
-        index: this.index,
+        index: l.doc.index ?? this.index,
         _id: l.doc.id,
         path: l.doc.line.path,
         offset: l.doc.line.offset,

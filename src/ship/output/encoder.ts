@@ -1,6 +1,7 @@
 // Turns a Line into an ECS document: a deterministic _id and the JSON source, built by string concatenation
 // around a constant fragment computed once, so that only the message and the path are escaped per line.
 import { UsageError } from '../../common/errors';
+import type { Event, JsonObject } from '../parsers/parser';
 import type { Doc, Line } from '../types';
 
 /** The _id of the line at `offset` in the file known by `fileKey`: the same line always gets the same _id. */
@@ -13,12 +14,23 @@ export interface EncodeOptions {
   agentVersion: string;
   /** Extra fields merged at the top level of every document (objects are merged into host/agent). */
   fields?: Record<string, unknown>;
+  /** The target when it is not the sink's index (an input's own data stream): named in each action line. */
+  index?: string;
+  /** An ingest pipeline the engine runs each document through. */
+  pipeline?: string;
+}
+
+/** The action line up to the _id for documents with their own index or pipeline, else undefined. */
+export function actionHead(opts: Pick<EncodeOptions, 'index' | 'pipeline'>): string | undefined {
+  if (opts.index === undefined && opts.pipeline === undefined) return undefined;
+  const meta: Record<string, string> = {};
+  if (opts.index !== undefined) meta._index = opts.index;
+  if (opts.pipeline !== undefined) meta.pipeline = opts.pipeline;
+  return `{"create":${JSON.stringify(meta).slice(0, -1)},"_id":`;
 }
 
 /** Field paths the encoder fills per line; configured fields may not replace them. */
 const PER_LINE_FIELDS = ['@timestamp', 'message', 'log'];
-
-type JsonObject = Record<string, unknown>;
 
 function isObject(v: unknown): v is JsonObject {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -37,6 +49,11 @@ function merge(into: JsonObject, from: JsonObject): JsonObject {
  * (`"host":{...},"agent":{...},...`). Throws a UsageError (exit 2) when a configured field would collide with a per-line field.
  */
 export function constantFragment(opts: EncodeOptions): string {
+  return JSON.stringify(constantObject(opts)).slice(1, -1);
+}
+
+/** The constant part of every document as an object (see constantFragment). */
+export function constantObject(opts: EncodeOptions): JsonObject {
   const fields = opts.fields ?? {};
   for (const key of Object.keys(fields)) {
     const root = key.split('.')[0];
@@ -48,8 +65,7 @@ export function constantFragment(opts: EncodeOptions): string {
   const merged = merge(base, fields);
   // agent.type identifies our documents in Kibana; configured fields may add to agent but not rename it.
   (merged.agent as JsonObject).type = 'sidekick-ship';
-  const json = JSON.stringify(merged);
-  return json.slice(1, -1);
+  return merged;
 }
 
 /** Characters JSON needs escaped (and lone surrogates, which JSON.stringify escapes). */
@@ -63,6 +79,8 @@ export function makeEncoder(opts: EncodeOptions): (line: Line) => Doc {
   let head = '';
   let lastPath = '';
   let lastPathJson = '""';
+  const action = actionHead(opts);
+  const index = opts.index;
   return (line: Line): Doc => {
     const now = Date.now();
     if (now !== lastMs) {
@@ -83,6 +101,83 @@ export function makeEncoder(opts: EncodeOptions): (line: Line) => Doc {
       line.offset +
       (line.truncated ? ',"flags":["truncated"]}' : '}') +
       tail;
-    return { id: docId(line.file.key, line.offset), source, line };
+    const doc: Doc = { id: docId(line.file.key, line.offset), source, line };
+    if (action) {
+      doc.action = action;
+      doc.index = index;
+    }
+    return doc;
+  };
+}
+
+/** Fields under `log` the shipper always sets itself: parsers may add to `log`, never replace these. */
+const OWN_LOG_FIELDS = ['file', 'offset', 'flags'];
+
+/**
+ * Returns a function that encodes one parsed event: `@timestamp` (the event's own, else the read time),
+ * `message` (when the event has one), `log` (file path, offset of its first line, flags; fields parsers put
+ * under log are added), the parsers' fields, then host, agent and configured fields. A parser's field wins
+ * over a configured one of the same name; agent.type and the shipper's log fields always stay.
+ */
+export function makeEventEncoder(opts: EncodeOptions): (ev: Event) => Doc {
+  const constant = constantObject(opts);
+  const tail = ',' + JSON.stringify(constant).slice(1, -1) + '}';
+  const constantRoots = new Set(Object.keys(constant));
+  const action = actionHead(opts);
+  const index = opts.index;
+  let lastMs = -1;
+  let nowJson = '';
+  return (ev: Event): Doc => {
+    let stamp = ev.timestamp;
+    if (stamp === undefined) {
+      const now = Date.now();
+      if (now !== lastMs) {
+        lastMs = now;
+        nowJson = new Date(now).toISOString();
+      }
+      stamp = nowJson;
+    }
+    const log: JsonObject = { file: { path: ev.path }, offset: ev.offset };
+    const flags = ev.truncated ? ['truncated', ...(ev.flags ?? [])] : ev.flags;
+    if (flags && flags.length > 0) log.flags = flags;
+    let message: unknown = ev.message;
+    let rest = '';
+    let merged: JsonObject | undefined;
+    if (ev.fields) {
+      let others: JsonObject | undefined;
+      for (const [k, v] of Object.entries(ev.fields)) {
+        if (k === '@timestamp') continue;
+        if (k === 'message') {
+          if (message === undefined) message = v;
+          continue;
+        }
+        if (k === 'log') {
+          if (isObject(v)) for (const [lk, lv] of Object.entries(v)) if (!OWN_LOG_FIELDS.includes(lk)) log[lk] = lv;
+          continue;
+        }
+        if (constantRoots.has(k)) merged ??= structuredClone(constant);
+        (others ??= {})[k] = v;
+      }
+      if (others) {
+        if (merged) {
+          merge(merged, others);
+          (merged.agent as JsonObject).type = 'sidekick-ship';
+        } else rest = ',' + JSON.stringify(others).slice(1, -1);
+      }
+    }
+    const source =
+      '{"@timestamp":' +
+      JSON.stringify(stamp) +
+      (message === undefined ? '' : ',"message":' + JSON.stringify(message)) +
+      ',"log":' +
+      JSON.stringify(log) +
+      rest +
+      (merged ? ',' + JSON.stringify(merged).slice(1) : tail);
+    const doc: Doc = { id: docId(ev.file.key, ev.offset), source, line: ev };
+    if (action) {
+      doc.action = action;
+      doc.index = index;
+    }
+    return doc;
   };
 }

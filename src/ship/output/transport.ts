@@ -139,6 +139,15 @@ export class Endpoints {
     return { status: res.statusCode, text, endpoint };
   }
 
+  /** GETs a path from the next endpoint (checks such as `test output`; not the shipping path). */
+  async get(path: string): Promise<HttpReply> {
+    const endpoint = this.next();
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (endpoint.authorization) headers.authorization = endpoint.authorization;
+    const res = await endpoint.pool.request({ method: 'GET', path: endpoint.prefix + path, headers });
+    return { status: res.statusCode, text: await res.body.text(), endpoint };
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.list.map((e) => e.pool.close().catch(() => undefined)));
   }

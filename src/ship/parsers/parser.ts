@@ -1,0 +1,157 @@
+// The one shape every parser has: a step that takes an event and passes on zero or more, holding some back
+// when it must see more lines first (multiline, container partial lines). Adding a parser is adding a file.
+import type { Line } from '../types';
+
+export type JsonObject = Record<string, unknown>;
+
+/**
+ * One document's worth of a byte range of one file, as parsers see it. It starts as one line (offset and next
+ * of that line, message = text) and may become several lines joined (offset of the first, next after the last).
+ * `text` stays the raw text of the range (lines joined by \n): it is what the dead-letter file keeps.
+ */
+export interface Event extends Line {
+  /** The document's `message`; undefined leaves it out (e.g. JSON decoded at the root without one). */
+  message: string | undefined;
+  /** Fields parsers extracted, as nested objects, merged at the document's root. */
+  fields: JsonObject | undefined;
+  /** `@timestamp` from the event itself (ISO 8601, UTC, milliseconds); undefined keeps the read time. */
+  timestamp: string | undefined;
+  /** `log.flags` besides `truncated` (which `truncated` sets): multiline, dissect_parsing_error, ... */
+  flags: string[] | undefined;
+}
+
+export type Emit = (ev: Event) => void;
+
+/**
+ * One parser's work on one file. A stateless parser calls emit at most once per push and holds nothing;
+ * a stateful one holds events back and implements held/due/flush. Events must be passed on in the order of
+ * their first offsets: acknowledgements settle a file's bytes front to back.
+ */
+export interface Step {
+  push(ev: Event, emit: Emit): void;
+  /** Offset of the first byte held back (not yet passed on), or undefined when nothing is held. */
+  held?(): number | undefined;
+  /** When what is held must be passed on anyway (ms since the epoch), or undefined. */
+  due?(): number | undefined;
+  /** Passes on everything held (timeout, end of file, a cut replayed after a restart). */
+  flush?(emit: Emit): void;
+}
+
+/** Makes one file's step (a stateless parser may hand out the same one to every file). */
+export type StepFactory = () => Step;
+
+/** What parsers may need to know about the input they run in. */
+export interface ParserContext {
+  /** The fields the shipper adds to every document of the input (host, agent, configured fields). */
+  constant: JsonObject;
+}
+
+/** Sets `error.message` (ECS) on the event, keeping an earlier one. */
+export function setError(ev: Event, message: string): void {
+  const fields = fieldsOf(ev);
+  const error = isObject(fields.error) ? fields.error : (fields.error = {});
+  (error as JsonObject).message = (error as JsonObject).message === undefined ? message : `${String((error as JsonObject).message)}; ${message}`;
+}
+
+/** Makes the event for one framed line: its message is its text, nothing else set yet. */
+export function eventOf(line: Line): Event {
+  return { ...line, message: line.text, fields: undefined, timestamp: undefined, flags: undefined };
+}
+
+/** Adds a flag once. */
+export function flag(ev: Event, name: string): void {
+  if (!ev.flags) ev.flags = [name];
+  else if (!ev.flags.includes(name)) ev.flags.push(name);
+}
+
+/** The event's fields object, created on first use. */
+export function fieldsOf(ev: Event): JsonObject {
+  return (ev.fields ??= {});
+}
+
+function isObject(v: unknown): v is JsonObject {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** Reads a dotted path (`http.response.status_code`) from nested objects; a literal dotted key wins. */
+export function getPath(obj: JsonObject | undefined, path: string): unknown {
+  if (!obj) return undefined;
+  if (path in obj) return obj[path];
+  let node: unknown = obj;
+  for (const part of path.split('.')) {
+    if (!isObject(node)) return undefined;
+    node = node[part];
+  }
+  return node;
+}
+
+/** Sets a dotted path, creating objects on the way (a non-object in the way is replaced). */
+export function setPath(obj: JsonObject, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let node = obj;
+  for (let i = 0; i < parts.length - 1; i++) {
+    const next = node[parts[i]];
+    if (!isObject(next)) node[parts[i]] = {};
+    node = node[parts[i]] as JsonObject;
+  }
+  node[parts[parts.length - 1]] = value;
+}
+
+/** Removes a dotted path; returns whether something was there. Emptied parent objects are removed too. */
+export function deletePath(obj: JsonObject, path: string): boolean {
+  if (path in obj) return delete obj[path];
+  const parts = path.split('.');
+  const trail: JsonObject[] = [obj];
+  let node = obj;
+  for (let i = 0; i < parts.length - 1; i++) {
+    const next = node[parts[i]];
+    if (!isObject(next)) return false;
+    node = next;
+    trail.push(node);
+  }
+  const last = parts[parts.length - 1];
+  if (!(last in node)) return false;
+  delete node[last];
+  for (let i = trail.length - 1; i > 0 && Object.keys(trail[i]).length === 0; i--) delete trail[i - 1][parts[i - 1]];
+  return true;
+}
+
+/**
+ * Expands dotted keys into nested objects ({"log.level": "info"} -> {log: {level: "info"}}), recursively; where
+ * a dotted key and an object meet, their members are merged. Returns the same object when no key has a dot.
+ */
+export function expandKeys(obj: JsonObject): JsonObject {
+  let changed = false;
+  const expanded: [string, unknown][] = [];
+  for (const k in obj) {
+    const raw = obj[k];
+    const v = isObject(raw) ? expandKeys(raw) : raw;
+    if (v !== raw || (k.includes('.') && !k.startsWith('.') && !k.endsWith('.'))) changed = true;
+    expanded.push([k, v]);
+  }
+  if (!changed) return obj;
+  const out: JsonObject = {};
+  for (const [k, v] of expanded) {
+    const parts = k.includes('.') && !k.startsWith('.') && !k.endsWith('.') ? k.split('.') : [k];
+    let node = out;
+    for (let i = 0; i < parts.length - 1; i++) {
+      if (!isObject(node[parts[i]])) node[parts[i]] = {};
+      node = node[parts[i]] as JsonObject;
+    }
+    const last = parts[parts.length - 1];
+    node[last] = isObject(node[last]) && isObject(v) ? mergeInto(node[last] as JsonObject, v, true) : v;
+  }
+  return out;
+}
+
+/** Deep-merges `from` into `into`; at a conflict `overwrite` decides. Returns `into`. */
+export function mergeInto(into: JsonObject, from: JsonObject, overwrite: boolean): JsonObject {
+  for (const [k, v] of Object.entries(from)) {
+    const cur = into[k];
+    if (isObject(cur) && isObject(v)) mergeInto(cur, v, overwrite);
+    else if (cur === undefined || overwrite) into[k] = v;
+  }
+  return into;
+}
+
+export { isObject };

@@ -1,0 +1,124 @@
+// timestamp: takes the event's own time as @timestamp, from a field or from a regex group of the message, with
+// layouts tried in order: ISO8601 (RFC 3339 included), CLF (the common log format, 10/Oct/2000:13:55:36 -0700),
+// UNIX and UNIX_MS (epoch seconds, milliseconds), or a custom layout in Luxon's tokens (yyyy-MM-dd HH:mm:ss,SSS,
+// the same letters as Java's DateTimeFormatter for the usual fields). A stamp without a zone is read in
+// `timezone`. A stamp that does not parse keeps the read time and flags the document timestamp_parsing_error.
+import { DateTime, Info } from 'luxon';
+import { z } from 'zod';
+import { fieldPath, regexSource } from './options';
+import { flag, getPath, setError, type Emit, type Event, type Step, type StepFactory } from './parser';
+
+/** Named layouts; anything else is a Luxon format string. */
+const NAMED: Record<string, string> = {
+  CLF: 'dd/MMM/yyyy:HH:mm:ss ZZZ',
+};
+
+export const timestampSchema = z
+  .strictObject({
+    field: fieldPath().optional(),
+    pattern: regexSource().optional(),
+    layouts: z.array(z.string().min(1)).min(1).optional(),
+    layout: z.string().min(1).optional(),
+    timezone: z
+      .string()
+      .refine((v) => DateTime.now().setZone(v).isValid, 'expected a time zone such as UTC, Europe/Berlin or UTC+2')
+      .default('UTC'),
+  })
+  .superRefine((v, ctx) => {
+    if (!v.field === !v.pattern) ctx.addIssue({ code: 'custom', message: 'expected field (a field holding the stamp) or pattern (a regex whose first group, or group named timestamp, is the stamp)' });
+    if (v.layout && v.layouts) ctx.addIssue({ code: 'custom', message: 'expected layout or layouts, not both' });
+    for (const l of v.layouts ?? (v.layout ? [v.layout] : [])) {
+      if (['ISO8601', 'RFC3339', 'UNIX', 'UNIX_MS'].includes(l) || l in NAMED) continue;
+      if (!/[yMdHhms]/.test(l)) ctx.addIssue({ code: 'custom', message: `layout ${JSON.stringify(l)}: expected ISO8601, RFC3339, CLF, UNIX, UNIX_MS or a Luxon format such as yyyy-MM-dd HH:mm:ss,SSS` });
+    }
+  });
+
+export type TimestampConfig = z.output<typeof timestampSchema>;
+
+/** RFC 3339 with its zone: the platform's own ISO parser reads exactly this form (ECMA-262 Date Time String Format). */
+const RFC3339_ZONED = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
+
+function toIso(ms: number): string | undefined {
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : undefined;
+}
+
+/** Parses an ISO 8601 / RFC 3339 time (a space for the T is accepted); zone-less stamps are read in `zone`. */
+export function parseIsoTimestamp(text: string, zone = 'UTC'): string | undefined {
+  if (RFC3339_ZONED.test(text)) {
+    // Date.parse keeps milliseconds; more fraction digits than three are cut by the regex-approved form.
+    const frac = /\.(\d+)/.exec(text);
+    const trimmed = frac && frac[1].length > 3 ? text.replace(/\.(\d{3})\d+/, '.$1') : text;
+    return toIso(Date.parse(trimmed));
+  }
+  let dt = DateTime.fromISO(text, { zone });
+  if (!dt.isValid) dt = DateTime.fromSQL(text, { zone });
+  return dt.isValid ? toIso(dt.toMillis()) : undefined;
+}
+
+type LayoutParser = (text: string) => string | undefined;
+
+function layoutParser(layout: string, zone: string): LayoutParser {
+  if (layout === 'ISO8601' || layout === 'RFC3339') return (t) => parseIsoTimestamp(t, zone);
+  if (layout === 'UNIX' || layout === 'UNIX_MS') {
+    const scale = layout === 'UNIX' ? 1000 : 1;
+    return (t) => (/^\d+(?:\.\d+)?$/.test(t) ? toIso(Math.round(Number(t) * scale)) : undefined);
+  }
+  const parser = DateTime.buildFormatParser(NAMED[layout] ?? layout, { locale: 'en-US' });
+  return (t) => {
+    const dt = DateTime.fromFormatParser(t, parser, { zone, locale: 'en-US' });
+    return dt.isValid ? toIso(dt.toMillis()) : undefined;
+  };
+}
+
+class Timestamp implements Step {
+  private lastText: string | undefined;
+  private lastIso: string | undefined;
+
+  constructor(
+    private readonly cfg: TimestampConfig,
+    private readonly re: RegExp | undefined,
+    private readonly parsers: LayoutParser[],
+    private readonly layouts: string[],
+  ) {}
+
+  push(ev: Event, emit: Emit): void {
+    const raw = this.stamp(ev);
+    let iso: string | undefined;
+    if (raw !== undefined) {
+      // Lines in a burst often carry the same stamp: parse it once.
+      if (raw === this.lastText) iso = this.lastIso;
+      else {
+        for (const parse of this.parsers) if ((iso = parse(raw)) !== undefined) break;
+        this.lastText = raw;
+        this.lastIso = iso;
+      }
+    }
+    if (iso !== undefined) ev.timestamp = iso;
+    else {
+      flag(ev, 'timestamp_parsing_error');
+      const where = this.cfg.field ? `field ${this.cfg.field}` : 'pattern';
+      setError(ev, raw === undefined ? `timestamp: no stamp found (${where})` : `timestamp: ${JSON.stringify(raw.slice(0, 64))} matches none of the layouts ${this.layouts.join(', ')}`);
+    }
+    emit(ev);
+  }
+
+  private stamp(ev: Event): string | undefined {
+    if (this.re) {
+      const m = this.re.exec(ev.message ?? '');
+      if (!m) return undefined;
+      return m.groups?.timestamp ?? m[1] ?? m[0];
+    }
+    const field = this.cfg.field!;
+    const v = field === 'message' ? ev.message : getPath(ev.fields, field);
+    if (typeof v === 'number') return String(v);
+    return typeof v === 'string' ? v.trim() : undefined;
+  }
+}
+
+export function timestamp(cfg: TimestampConfig): StepFactory {
+  const layouts = cfg.layouts ?? (cfg.layout ? [cfg.layout] : ['ISO8601']);
+  const zone = Info.normalizeZone(cfg.timezone).name;
+  const parsers = layouts.map((l) => layoutParser(l, zone));
+  const re = cfg.pattern ? new RegExp(cfg.pattern) : undefined;
+  return () => new Timestamp(cfg, re, parsers, layouts);
+}
