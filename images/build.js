@@ -5,7 +5,8 @@
  *
  *   npm run images                          # every target, tagged :dev (sidekick-ship:dev, ...)
  *   npm run images -- probe ship            # only these targets
- *   npm run images -- --standin             # on the offline stand-in base (images/node-standin.sh), no pull
+ *   npm run images -- --offline-base        # on the offline stand-in base (images/node-standin.sh), no pull
+ *   npm run images -- --stand-ins           # also the stand-ins for the compose file's public images (:dev too)
  *   npm run images -- --tag 0.1.0
  *
  * The base is NODE_IMAGE (node:24-bookworm-slim): used when present, else pulled with a time limit, else the
@@ -94,24 +95,27 @@ let chosenBase;
  * The base image reference to build on, resolved once per process: SIDEKICK_NODE_IMAGE, else NODE_IMAGE when
  * present or pullable within a minute (unless standin or SIDEKICK_NODE_STANDIN=1), else the offline stand-in.
  */
-async function nodeImage(options = {}) {
+function nodeImage(options = {}) {
+  if (!chosenBase) chosenBase = chooseBase(options);
+  return chosenBase;
+}
+
+async function chooseBase(options) {
   const log = options.log || (() => {});
-  if (chosenBase) return chosenBase;
   const forced = process.env.SIDEKICK_NODE_IMAGE;
-  if (forced) return (chosenBase = forced);
+  if (forced) return forced;
   const standin = options.standin || process.env.SIDEKICK_NODE_STANDIN === '1';
   if (!standin) {
-    if (imageId(NODE_IMAGE)) return (chosenBase = NODE_IMAGE);
+    if (imageId(NODE_IMAGE)) return NODE_IMAGE;
     log(`pulling ${NODE_IMAGE} ...`);
     const pulled = await run('docker', ['pull', '--quiet', NODE_IMAGE], () => {}, { timeoutMs: PULL_TIMEOUT_MS }).then(
       () => true,
       (err) => (log(`cannot pull ${NODE_IMAGE}: ${err.message.split('\n').filter(Boolean).pop()}`), false),
     );
-    if (pulled) return (chosenBase = NODE_IMAGE);
+    if (pulled) return NODE_IMAGE;
   }
   log('using the offline stand-in base (images/node-standin.sh)');
-  const tag = (await run('bash', [path.join(__dirname, 'node-standin.sh')], log)).trim().split('\n').pop();
-  return (chosenBase = tag);
+  return (await run('bash', [path.join(__dirname, 'node-standin.sh')], log)).trim().split('\n').pop();
 }
 
 function filesUnder(p) {
@@ -251,13 +255,15 @@ if (require.main === module) {
   const argv = process.argv.slice(2);
   const usage = (msg) => {
     if (msg) console.error(`images: ${msg}`);
-    console.error(`usage: npm run images -- [--standin] [--tag TAG] [--quiet] [TARGET ...]   (targets: ${Object.keys(IMAGES).join(' ')})`);
+    console.error(`usage: npm run images -- [--offline-base] [--stand-ins] [--tag TAG] [--quiet] [TARGET ...]   (targets: ${Object.keys(IMAGES).join(' ')})`);
     process.exit(msg ? 2 : 0);
   };
   const opts = { targets: [], tag: 'dev', standin: false, verbose: true };
+  let standins = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--standin') opts.standin = true;
+    if (a === '--offline-base') opts.standin = true;
+    else if (a === '--stand-ins') standins = true;
     else if (a === '--quiet') opts.verbose = false;
     else if (a === '--tag') {
       opts.tag = argv[++i];
@@ -273,18 +279,19 @@ if (require.main === module) {
     process.exit(1);
   }
   const started = Date.now();
-  buildImages({ ...opts, log: (l) => console.error(`images: ${l}`) })
-    .then(({ images }) => {
-      const rows = Object.keys(images).map((t) => {
-        const ref = `${IMAGES[t]}:${opts.tag}`;
+  const log = (l) => console.error(`images: ${l}`);
+  (async () => {
+    const sets = [[IMAGES, (await buildImages({ ...opts, log })).images]];
+    if (standins) sets.push([STANDINS, (await buildStandins({ ...opts, targets: [], log })).images]);
+    for (const [repos, images] of sets)
+      for (const t of Object.keys(images)) {
+        const ref = `${repos[t]}:${opts.tag}`;
         const size = docker(['image', 'inspect', '--format', '{{.Size}}', ref]).stdout.trim();
-        return `${ref.padEnd(28)} ${(Number(size) / 1e6).toFixed(0).padStart(5)} MB`;
-      });
-      console.log(rows.join('\n'));
-      console.error(`images: done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
-    })
-    .catch((err) => {
-      console.error(`images: ${err.message}`);
-      process.exit(1);
-    });
+        console.log(`${ref.padEnd(36)} ${(Number(size) / 1e6).toFixed(0).padStart(5)} MB`);
+      }
+    log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  })().catch((err) => {
+    log(err.message);
+    process.exit(1);
+  });
 }

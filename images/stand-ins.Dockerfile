@@ -1,6 +1,6 @@
 # Local stand-ins for the public images docker-compose.elk.yml runs, for the container tests and `npm run
-# demo:docker` on machines that cannot pull them (images/build.js builds them; test/containers/compose.test.yml
-# swaps them in). Each builds on the same Debian base as sidekick's images.
+# demo:docker` on machines that cannot pull them (images/build.js builds them; images/stand-ins.compose.yml swaps
+# them in). Each builds on the same Debian base as sidekick's images.
 # Build context: a directory holding engine/ (the Maven-built test engine: classes/ and lib/*.jar).
 ARG NODE_IMAGE=node:24-bookworm-slim
 

@@ -1,4 +1,4 @@
-// docker-compose.elk.yml run for real, with test/containers/compose.test.yml swapping in local stand-ins for the
+// docker-compose.elk.yml run for real, with images/stand-ins.compose.yml swapping in local stand-ins for the
 // public images (OpenSearch for Elasticsearch, Debian's busybox and HAProxy) and leaving Kibana out: the sidekicks
 // run from their images exactly as the file says. One stack per Compose implementation installed, under a project
 // name of its own, on the networks Compose creates for it; nothing is published but on 127.0.0.1's free ports.
@@ -10,7 +10,7 @@ import { ROOT } from '../../images/build';
 import { BUILD_TIMEOUT_MS, buildAllImages, buildStandinImages, composeCommands, describeWithDocker, dockerOk, runCommand, type ComposeCommand, type DockerResult } from '../support/docker';
 import { eventually, sleep } from '../support/wait';
 
-const COMPOSE_FILES = ['-f', join(ROOT, 'docker-compose.elk.yml'), '-f', join(ROOT, 'test/containers/compose.test.yml')];
+const COMPOSE_FILES = ['-f', join(ROOT, 'docker-compose.elk.yml'), '-f', join(ROOT, 'images/stand-ins.compose.yml')];
 const PORTS = ['ES_PORT', 'KIBANA_PORT', 'PROBE_PORT', 'LB_PORT', 'HAPROXY_METRICS_PORT'];
 const INDEX = 'logs-sidekick-default';
 const LOG = '/var/log/app/app.log';
@@ -86,7 +86,7 @@ describeWithDocker('the compose stack (docker-compose.elk.yml), for real', () =>
         SIDEKICK_STANDIN_APP: standins.app,
         SIDEKICK_STANDIN_HAPROXY: standins.haproxy,
         SIDEKICK_STANDIN_OPENSEARCH: standins.opensearch,
-        SIDEKICK_TEST_CHECKS: join(dir, 'checks.yml'),
+        SIDEKICK_PROBE_CHECKS: join(dir, 'checks.yml'),
         ...Object.fromEntries(PORTS.map((p) => [p, '127.0.0.1:0'])),
       };
       await ok(['up', '-d', '--no-build'], 10 * 60_000);

@@ -73,8 +73,10 @@ describeWithDocker('the images in containers', () => {
       const beat = setInterval(() => writeFileSync(heartbeat, ''), 200);
       try {
         const name = d.name('health');
-        // the image's own HEALTHCHECK command, checked every second instead of every 10 s
-        const started = await d.run(['-d', '--name', name, ...HARDENED, '-v', `${dir}:/etc/sidekick:ro`, '--health-interval', '1s', '--health-retries', '1', images.probe, 'serve', '--config', '/etc/sidekick/checks.yml']);
+        // The image's own HEALTHCHECK command, run every second instead of every 10 s; a start period and a timeout
+        // that let a loaded machine start node, and two failures in a row for unhealthy.
+        const timings = ['--health-interval', '1s', '--health-timeout', '10s', '--health-retries', '2', '--health-start-period', '60s'];
+        const started = await d.run(['-d', '--name', name, ...HARDENED, '-v', `${dir}:/etc/sidekick:ro`, ...timings, images.probe, 'serve', '--config', '/etc/sidekick/checks.yml']);
         expect([started.code, started.stderr]).toEqual([0, '']);
         const seen: string[] = [];
         const watch = async (until: string): Promise<void> => {
