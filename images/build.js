@@ -31,6 +31,7 @@ const IMAGES = {
   ship: 'sidekick-ship',
   probe: 'sidekick-probe',
   haproxy: 'sidekick-haproxy',
+  heal: 'sidekick-heal',
   sidekick: 'sidekick',
 };
 
