@@ -5,7 +5,8 @@
 // the app writes is stored once, also across a `docker kill`; the probe container turns healthy; a stale heartbeat
 // takes the app out of HAProxy and back, seen as server.state events. Ends with `down -v`; `--keep` leaves it up.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -79,7 +80,7 @@ process.on('SIGINT', () => {
 try {
   say('Building the images and the stand-ins for public images (the first time takes minutes)');
   const log = (l) => process.stdout.write(`  ${l}\n`);
-  const built = await images.buildImages({ targets: ['ship', 'probe', 'haproxy'], log });
+  const built = await images.buildImages({ targets: ['ship', 'probe', 'haproxy', 'heal'], log });
   const standins = await images.buildStandins({ log });
   sh(['docker', 'images', '--format', 'table {{.Repository}}:{{.Tag}}\t{{.Size}}', ...Object.values(built.images).map((r) => `--filter=reference=${r}`)]);
 
@@ -95,7 +96,9 @@ try {
     SIDEKICK_STANDIN_HAPROXY: standins.images.haproxy,
     SIDEKICK_STANDIN_OPENSEARCH: standins.images.opensearch,
     SIDEKICK_PROBE_CHECKS: join(work, 'checks.yml'),
-    ...Object.fromEntries(['ES_PORT', 'KIBANA_PORT', 'PROBE_PORT', 'LB_PORT', 'HAPROXY_METRICS_PORT'].map((p) => [p, '127.0.0.1:0'])),
+    SIDEKICK_HEAL_SECRET: process.env.SIDEKICK_HEAL_SECRET || randomBytes(32).toString('hex'),
+    DOCKER_GID: String(statSync('/var/run/docker.sock').gid),
+    ...Object.fromEntries(['ES_PORT', 'KIBANA_PORT', 'PROBE_PORT', 'LB_PORT', 'HAPROXY_METRICS_PORT', 'HEAL_PORT'].map((p) => [p, '127.0.0.1:0'])),
   };
 
   say('Starting docker-compose.elk.yml with the stand-ins (Kibana left out)');

@@ -2,7 +2,8 @@
 // public images (OpenSearch for Elasticsearch, Debian's busybox and HAProxy) and leaving Kibana out: the sidekicks
 // run from their images exactly as the file says. One stack per Compose implementation installed, under a project
 // name of its own, on the networks Compose creates for it; nothing is published but on 127.0.0.1's free ports.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -11,7 +12,7 @@ import { BUILD_TIMEOUT_MS, buildAllImages, buildStandinImages, composeCommands, 
 import { eventually, sleep } from '../support/wait';
 
 const COMPOSE_FILES = ['-f', join(ROOT, 'docker-compose.elk.yml'), '-f', join(ROOT, 'images/stand-ins.compose.yml')];
-const PORTS = ['ES_PORT', 'KIBANA_PORT', 'PROBE_PORT', 'LB_PORT', 'HAPROXY_METRICS_PORT'];
+const PORTS = ['ES_PORT', 'KIBANA_PORT', 'PROBE_PORT', 'LB_PORT', 'HAPROXY_METRICS_PORT', 'HEAL_PORT'];
 const INDEX = 'logs-sidekick-default';
 const LOG = '/var/log/app/app.log';
 
@@ -74,7 +75,7 @@ describeWithDocker('the compose stack (docker-compose.elk.yml), for real', () =>
         .filter((e) => e.event === 'server.state' && e.proxy === 'app' && e.server === 'app1');
 
     beforeAll(async () => {
-      const [images, standins] = await Promise.all([buildAllImages(['ship', 'probe', 'haproxy']), buildStandinImages()]);
+      const [images, standins] = await Promise.all([buildAllImages(['ship', 'probe', 'haproxy', 'heal']), buildStandinImages()]);
       // The demo's checks with test-sized timings: a heartbeat older than 2 s is stale.
       const checks = parse(readFileSync(join(ROOT, 'images/demo/checks.yml'), 'utf8')) as { checks: Record<string, unknown>[] };
       for (const c of checks.checks) Object.assign(c, { interval: '500ms', rise: 1, fall: 1, start_period: '0s' }, c.kind === 'file' ? { max_age: '2s' } : {});
@@ -87,6 +88,8 @@ describeWithDocker('the compose stack (docker-compose.elk.yml), for real', () =>
         SIDEKICK_STANDIN_HAPROXY: standins.haproxy,
         SIDEKICK_STANDIN_OPENSEARCH: standins.opensearch,
         SIDEKICK_PROBE_CHECKS: join(dir, 'checks.yml'),
+        SIDEKICK_HEAL_SECRET: randomBytes(32).toString('hex'),
+        DOCKER_GID: String(statSync('/var/run/docker.sock').gid),
         ...Object.fromEntries(PORTS.map((p) => [p, '127.0.0.1:0'])),
       };
       await ok(['up', '-d', '--no-build'], 10 * 60_000);
@@ -129,6 +132,11 @@ describeWithDocker('the compose stack (docker-compose.elk.yml), for real', () =>
       await eventually('probe container healthy', async () => (await state(probe)).Health?.Status === 'healthy', 120_000, 250);
     });
 
+    it('heal, on the engine socket through its group, read-only and without capabilities, turns healthy', async () => {
+      const heal = await container('heal');
+      await eventually('heal container healthy', async () => (await state(heal)).Health?.Status === 'healthy', 120_000, 250);
+    });
+
     it('HAProxy takes the app out when its heartbeat goes stale (the probe says so on its agent port) and back when fresh; haproxy-sidekick emits both server.state events', async () => {
       const lb = await address('lb', 80);
       const front = async (): Promise<number> => (await fetch(lb).catch(() => undefined))?.status ?? 0;
@@ -145,8 +153,8 @@ describeWithDocker('the compose stack (docker-compose.elk.yml), for real', () =>
       await eventually('the app served through HAProxy again', async () => (await front()) === 200, 30_000, 250);
     });
 
-    it('docker stop ends the probe and haproxy-sidekick within their grace period with exit status 0', async () => {
-      for (const service of ['probe', 'haproxy-sidekick']) {
+    it('docker stop ends the probe, haproxy-sidekick and heal within their grace period with exit status 0', async () => {
+      for (const service of ['probe', 'haproxy-sidekick', 'heal']) {
         const id = await container(service);
         await dockerOk(['stop', '--time', '10', id]);
         expect([service, await state(id)]).toEqual([service, expect.objectContaining({ Status: 'exited', ExitCode: 0 })]);
