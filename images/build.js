@@ -29,6 +29,7 @@ const IMAGES = {
   ship: 'sidekick-ship',
   probe: 'sidekick-probe',
   haproxy: 'sidekick-haproxy',
+  heal: 'sidekick-heal',
   sidekick: 'sidekick',
 };
 

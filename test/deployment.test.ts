@@ -52,6 +52,7 @@ describe('images/Dockerfile', () => {
     ['ship', 'sidekick-ship'],
     ['probe', 'sidekick-probe'],
     ['haproxy', 'sidekick-haproxy'],
+    ['heal', 'sidekick-heal'],
     ['sidekick', 'sidekick'],
   ])('target %s runs %s, a built entry point, as a non-root user', (target, bin) => {
     const stage = byName.get(target);
@@ -88,6 +89,8 @@ describe('images/Dockerfile', () => {
       for (const v of svc.volumes ?? []) {
         const [src] = v.split(':');
         if (src.startsWith('.')) expect([v, existsSync(join(root, src))]).toEqual([v, true]);
+        // The one host path a service may mount: the engine's socket, for heal.
+        else if (src.startsWith('/')) expect([name, src]).toEqual(['heal', '/var/run/docker.sock']);
         else expect([v, src in compose.volumes]).toEqual([v, true]);
       }
     }

@@ -14,10 +14,12 @@ import { formatSize, parseSize, SIZE_EXPECTED } from '../common/units';
 import { VERSION } from '../common/version';
 import { authFrom, collectField, inputsOf, loadShipConfig, type ShipConfig, type ShipFlags } from './config';
 import { Input } from './input/input';
+import { claimStateDir } from './input/owner';
 import { FileRegistry } from './input/registry';
 import { makeEncoder } from './output/encoder';
 import { createSink, type SinkOptions } from './output/sink';
 import { tuneHeap } from './heap';
+import { registerWaitingMetric, shipHealth } from './health';
 import { testCommand } from './cli-test';
 import { wireInputs } from './parsers/inputs';
 import { Pipeline } from './pipeline';
@@ -128,6 +130,8 @@ async function run(globs: string[], opts: CliOptions): Promise<number> {
   if (inputs.length === 0) throw new UsageError('no files to follow: give GLOB arguments, `paths` or `inputs` in the configuration, or SIDEKICK_SHIP_PATHS');
   const logger = createLogger({ name: 'sidekick-ship', level: opts.logLevel, format: opts.logFormat });
   const metrics = newRegistry('sidekick-ship');
+  // Before anything in the state directory is read or written: another shipper there is refused (exit 2).
+  const owner = await claimStateDir(cfg.state_dir, { program: 'sidekick-ship', version: VERSION, pid: process.pid, hostname: hostname(), started: new Date().toISOString() });
   const registry = FileRegistry.load(cfg.state_dir, logger);
   let encode: ReturnType<typeof makeEncoder>;
   try {
@@ -145,7 +149,9 @@ async function run(globs: string[], opts: CliOptions): Promise<number> {
     compression: cfg.es.compression,
     requestTimeoutMs: cfg.es.request_timeout,
     backoff: { initialMs: cfg.es.backoff_initial, maxMs: cfg.es.backoff_max },
+    sniff: cfg.es.sniff ? { intervalMs: cfg.es.sniff_interval } : undefined,
     deadLetterFile: join(cfg.state_dir, 'dead-letter.ndjson'),
+    deadLetter: { maxBytes: cfg.dead_letter.max_size, maxFiles: cfg.dead_letter.max_files },
     logger,
     registry: metrics,
   });
@@ -181,22 +187,15 @@ async function run(globs: string[], opts: CliOptions): Promise<number> {
     pipeline,
     logger,
   );
+  // Positions that cannot be saved must not run ahead: reading waits until the registry is written again.
+  registry.onSaveState = (failure) => (failure ? pipeline.pause() : pipeline.resume());
   registerInputMetrics(metrics, pipeline, input);
+  const health = (): ReturnType<typeof shipHealth> => shipHealth(sink, registry, pipeline.pendingBytes, cfg.unhealthy_after);
+  registerWaitingMetric(metrics, () => health().detail.waiting);
   const status = cfg.http
     ? new StatusTracker({ input, pipeline, sink, metrics, urls: cfg.es.urls, index: cfg.index, concurrency: cfg.batch.concurrency, memoryBudget: cfg.memory_budget })
     : undefined;
-  const http = cfg.http
-    ? await startHttp({
-        listen: cfg.http,
-        logger,
-        registry: metrics,
-        health: () => {
-          const h = sink.health();
-          return { ok: h.unreachableForMs <= cfg.unhealthy_after, detail: { engine: h, bytes_pending: pipeline.pendingBytes } };
-        },
-        routes: statusRoutes(status!, Date.now()),
-      })
-    : undefined;
+  const http = cfg.http ? await startHttp({ listen: cfg.http, logger, registry: metrics, health, routes: statusRoutes(status!, Date.now()) }) : undefined;
   logger.info(
     { inputs: inputs.map((i) => ({ name: i.name, paths: i.paths, index: i.index, parsers: i.parsers.map((p) => Object.keys(p)[0]) })), es: cfg.es.urls.map(safeUrl), state_dir: cfg.state_dir, once: cfg.once },
     'sidekick-ship starting',
@@ -204,13 +203,18 @@ async function run(globs: string[], opts: CliOptions): Promise<number> {
   registry.autoSave(cfg.registry_flush);
 
   let finishing: Promise<void> | undefined;
+  let unsavedAtExit = false;
   const finish = (): Promise<void> =>
     (finishing ??= (async () => {
       registry.stopAutoSave();
-      await registry.save();
+      await registry.save().catch((err: unknown) => {
+        unsavedAtExit = true;
+        logger.error({ err: errorMessage(err) }, 'positions could not be saved at exit; the next run re-sends lines since the last save (stored once: 409)');
+      });
       await sink.close();
       status?.stop();
       await http?.close();
+      await owner.release();
     })());
   let signalled = false;
   onShutdown({
@@ -244,6 +248,7 @@ async function run(globs: string[], opts: CliOptions): Promise<number> {
   progress?.stop();
   await finish();
   if (signalled) return new Promise<number>(() => undefined); // the stop handler exits (status 1)
+  if (unsavedAtExit) return 1;
   if (input.failures > 0) {
     logger.error({ files: input.failures }, 'some files could not be read to their end; positions saved up to what was acknowledged');
     return 1;

@@ -60,6 +60,8 @@ export const shipSchema = z.strictObject({
       request_timeout: duration().default(30_000),
       backoff_initial: duration().default(500),
       backoff_max: duration().default(30_000),
+      sniff: z.boolean().default(false),
+      sniff_interval: durationAtLeast(1000, '1s').default(30_000),
       username: z.string().optional(),
       password: z.string().optional(),
       password_file: z.string().optional(),
@@ -93,6 +95,12 @@ export const shipSchema = z.strictObject({
       max_bytes: size().default(512 * 1024),
       max_latency: duration().default(1000),
       concurrency: z.number().int().positive().max(64).default(2),
+    })
+    .prefault({}),
+  dead_letter: z
+    .strictObject({
+      max_size: sizeAtLeast(4096, '4KiB').default(64 * 1024 * 1024),
+      max_files: z.number().int().min(1).max(100).default(4),
     })
     .prefault({}),
   memory_budget: sizeAtLeast(64 * 1024, '64KiB').default(2 * 1024 * 1024),
@@ -182,6 +190,7 @@ export const ENV_BINDINGS: Record<string, EnvBinding> = {
   SIDEKICK_ES_CERT_FILE: { key: 'es.cert_file' },
   SIDEKICK_ES_KEY_FILE: { key: 'es.key_file' },
   SIDEKICK_ES_TLS_INSECURE: { key: 'es.tls_insecure', kind: 'bool' },
+  SIDEKICK_ES_SNIFF: { key: 'es.sniff', kind: 'bool' },
   SIDEKICK_INDEX: { key: 'index' },
   SIDEKICK_STATE_DIR: { key: 'state_dir' },
   SIDEKICK_SHIP_HTTP: { key: 'http' },

@@ -88,6 +88,8 @@ export class Pipeline {
   /** Memory promised to reads under way (see room()). */
   private reserved = 0;
   private readonly roomWaiters: { bytes: number; admit: () => void }[] = [];
+  /** Reading is held (positions cannot be saved): room() admits nobody. */
+  private held = false;
   private idleWaiters: (() => void)[] = [];
   /** File bytes settled since start (progress bar). */
   settledBytes = 0;
@@ -186,7 +188,18 @@ export class Pipeline {
     this.admitWaiters();
   }
 
+  /** Holds every read until resume() (reads under way finish; lines already read are still shipped). */
+  pause(): void {
+    this.held = true;
+  }
+
+  resume(): void {
+    this.held = false;
+    this.admitWaiters();
+  }
+
   private fits(bytes: number): boolean {
+    if (this.held) return false;
     const budget = this.opts.budgetBytes;
     return this.pending + this.reserved + bytes <= budget || (this.reserved === 0 && this.pending < budget);
   }

@@ -7,7 +7,7 @@ import { IMAGES, NODE_IMAGE } from '../../images/build';
 import { BUILD_TIMEOUT_MS, buildAllImages, describeWithDocker, docker, dockerOk, useDocker } from '../support/docker';
 import { eventually, tempDir } from '../support/wait';
 
-const BINS: Record<string, string> = { ship: 'sidekick-ship', probe: 'sidekick-probe', haproxy: 'sidekick-haproxy', sidekick: 'sidekick' };
+const BINS: Record<string, string> = { ship: 'sidekick-ship', probe: 'sidekick-probe', haproxy: 'sidekick-haproxy', heal: 'sidekick-heal', sidekick: 'sidekick' };
 /** How a deployment should run every sidekick: nothing writable but a tmpfs, no capability. */
 const HARDENED = ['--read-only', '--tmpfs', '/tmp', '--cap-drop', 'ALL'];
 

@@ -51,3 +51,41 @@ export declare function checkJava(): number;
 export declare function checkMaven(): void;
 export declare function startEngine(options?: StartOptions): Promise<EngineHandle>;
 export declare function waitForHealth(url: string, deadline: number, isDead?: () => boolean): Promise<unknown>;
+
+export interface ClusterNode {
+  readonly name: string;
+  /** http://127.0.0.1:PORT, the same across restarts. */
+  readonly url: string;
+  readonly port: number;
+  readonly transportPort: number;
+  /** The node's own data path (kept across kill/start, removed by the cluster's stop()). */
+  readonly dataDir: string;
+  readonly pid: number | undefined;
+  readonly running: boolean;
+  /** Ends the node abruptly (default SIGKILL); resolves once the process is gone. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts the node again on its ports and data path; resolves once it has rejoined and the cluster is green. */
+  start(): Promise<void>;
+  stop(graceMs?: number): Promise<void>;
+  exited(): Promise<EngineExit | null>;
+  ref(): void;
+}
+
+export interface ClusterOptions extends Omit<StartOptions, 'port'> {
+  /** 2 to 9 nodes; default 3. */
+  nodes?: number;
+  /** Consecutive ports from these; default: free ports. */
+  basePorts?: { http: number; transport: number };
+}
+
+export interface ClusterHandle {
+  urls: string[];
+  nodes: ClusterNode[];
+  startMs: number;
+  health(): Promise<Record<string, unknown>>;
+  /** Stops every node and removes their data paths. */
+  stop(): Promise<void>;
+}
+
+export declare function startCluster(options?: ClusterOptions): Promise<ClusterHandle>;
+export declare function waitForCluster(url: string, count: number, deadline: number, isDead?: () => boolean): Promise<unknown>;

@@ -7,6 +7,8 @@
  */
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
 const path = require('node:path');
 
 const OPENSEARCH_VERSION = '2.19.6';
@@ -120,13 +122,13 @@ function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Polls GET /_cluster/health?wait_for_status=yellow until it answers 200 or the deadline passes. */
-async function waitForHealth(url, deadline, isDead) {
+/** Polls GET /_cluster/health?<query> until it answers 200 or the deadline passes; `what` names the wait in errors. */
+async function pollHealth(url, query, what, deadline, isDead) {
   let last = 'no answer yet';
   while (Date.now() < deadline) {
-    if (isDead && isDead()) throw new Error('the engine exited while waiting for cluster health');
+    if (isDead && isDead()) throw new Error(`a node exited while waiting for ${what}`);
     try {
-      const res = await fetch(`${url}/_cluster/health?wait_for_status=yellow&timeout=1s`, { signal: globalThis.AbortSignal.timeout(5000) });
+      const res = await fetch(`${url}/_cluster/health?${query}`, { signal: globalThis.AbortSignal.timeout(5000) });
       const body = await res.text();
       if (res.status === 200) return JSON.parse(body);
       last = `HTTP ${res.status} ${body.slice(0, 200)}`;
@@ -135,40 +137,57 @@ async function waitForHealth(url, deadline, isDead) {
     }
     await sleep(250);
   }
-  throw new Error(`the engine at ${url} did not become healthy (yellow) in time: ${last}`);
+  throw new Error(`the engine at ${url} did not reach ${what} in time: ${last}`);
 }
 
-/**
- * Starts the engine (building it first if needed) and resolves once it serves REST and the cluster
- * is yellow or better. Options: port (0 = any free port, the default), heap ('768m'),
- * logLevel (log4j level, default env SIDEKICK_ENGINE_LOG or WARN), timeoutMs (120000),
- * log (line logger for build/progress messages), onStderr (gets the JVM's stderr chunks; default:
- * forwarded to process.stderr), exitWithParent (true: the JVM stops when this process's pipe closes).
- * Resolves to { url, port, pid, startMs, child, exited, stop() }.
- */
-async function startEngine(options = {}) {
-  const log = options.log || (() => {});
-  await buildEngine({ log });
-  const port = options.port === undefined ? 0 : Number(options.port);
-  const heap = options.heap || '768m';
-  const logLevel = options.logLevel || process.env.SIDEKICK_ENGINE_LOG || 'WARN';
-  const timeoutMs = options.timeoutMs || 120000;
-  const exitWithParent = options.exitWithParent !== false;
-  const onStderr = options.onStderr || ((chunk) => process.stderr.write(chunk));
+/** Polls until the cluster at url is yellow or better. */
+function waitForHealth(url, deadline, isDead) {
+  return pollHealth(url, 'wait_for_status=yellow&timeout=1s', 'health yellow', deadline, isDead);
+}
 
+/** Polls until the cluster behind url has `count` nodes and is green (the deadline passing throws). */
+function waitForCluster(url, count, deadline, isDead) {
+  return pollHealth(url, `wait_for_nodes=${count}&wait_for_status=green&timeout=1s`, `${count} nodes and health green`, deadline, isDead);
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function javaArgs(heap, logLevel, nodeArgs) {
   const classpath = [path.join(TARGET_DIR, 'classes'), ...readClasspath()].join(path.delimiter);
   const extra = (process.env.SIDEKICK_ENGINE_JAVA_OPTS || '').split(/\s+/).filter(Boolean);
-  const args = [
-    '-Xms512m', `-Xmx${heap}`,
+  return [
+    '-Xms256m', `-Xmx${heap}`,
     '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1',
     '-Djava.awt.headless=true', '-Dfile.encoding=UTF-8',
     '-Dopensearch.set.netty.runtime.available.processors=false',
     `-Dsidekick.engine.log=${logLevel}`,
     ...extra,
-    '-cp', classpath, MAIN_CLASS, '--port', String(port),
-    ...(exitWithParent ? ['--exit-on-stdin-eof'] : []),
+    '-cp', classpath, MAIN_CLASS, ...nodeArgs,
   ];
-  const started = Date.now();
+}
+
+/**
+ * Spawns one JVM running EmbeddedOpenSearch with nodeArgs and resolves once it has printed its URL.
+ * Resolves to { url, pid, child, exited, stop(graceMs) }; on failure the JVM is stopped and the error thrown.
+ */
+async function spawnNode(nodeArgs, options) {
+  const log = options.log || (() => {});
+  const heap = options.heap || '768m';
+  const logLevel = options.logLevel || process.env.SIDEKICK_ENGINE_LOG || 'WARN';
+  const timeoutMs = options.timeoutMs || 120000;
+  const exitWithParent = options.exitWithParent !== false;
+  const onStderr = options.onStderr || ((chunk) => process.stderr.write(chunk));
+  const args = javaArgs(heap, logLevel, [...nodeArgs, ...(exitWithParent ? ['--exit-on-stdin-eof'] : [])]);
   const child = spawn(javaCommand(), args, { cwd: ENGINE_DIR, stdio: ['pipe', 'pipe', 'pipe'] });
   let stderrTail = '';
   let exitInfo = null;
@@ -223,7 +242,6 @@ async function startEngine(options = {}) {
         reject(new Error(`the engine exited before it was ready (code ${info.code}, signal ${info.signal})\n${stderrTail}`));
       });
     });
-    await waitForHealth(url, started + timeoutMs, () => exitInfo !== null);
   } catch (err) {
     await stop(5000);
     throw err;
@@ -233,13 +251,138 @@ async function startEngine(options = {}) {
   for (const stream of [child.stdout, child.stderr]) {
     if (typeof stream.unref === 'function') stream.unref();
   }
+  return { url, pid: child.pid, child, exited, stop, isDead: () => exitInfo !== null };
+}
+
+/**
+ * Starts the engine (building it first if needed) and resolves once it serves REST and the cluster
+ * is yellow or better. Options: port (0 = any free port, the default), heap ('768m'),
+ * logLevel (log4j level, default env SIDEKICK_ENGINE_LOG or WARN), timeoutMs (120000),
+ * log (line logger for build/progress messages), onStderr (gets the JVM's stderr chunks; default:
+ * forwarded to process.stderr), exitWithParent (true: the JVM stops when this process's pipe closes).
+ * Resolves to { url, port, pid, startMs, child, exited, stop() }.
+ */
+async function startEngine(options = {}) {
+  await buildEngine({ log: options.log });
+  const port = options.port === undefined ? 0 : Number(options.port);
+  const started = Date.now();
+  const node = await spawnNode(['--port', String(port)], options);
+  try {
+    await waitForHealth(node.url, started + (options.timeoutMs || 120000), node.isDead);
+  } catch (err) {
+    await node.stop(5000);
+    throw err;
+  }
   return {
-    url,
-    port: Number(new URL(url).port),
-    pid: child.pid,
+    url: node.url,
+    port: Number(new URL(node.url).port),
+    pid: node.pid,
     startMs: Date.now() - started,
-    child,
-    exited,
+    child: node.child,
+    exited: node.exited,
+    stop: node.stop,
+  };
+}
+
+/**
+ * Starts an OpenSearch cluster of `nodes` (2 or 3; default 3) nodes on loopback, each its own JVM with its
+ * own data path (under one temp directory) and its own HTTP and transport ports, discovering each other
+ * through the transport ports. Resolves once every node has joined and the cluster is green. Options as
+ * for startEngine (heap defaults to 512m per node) plus basePorts: { http, transport } (consecutive
+ * ports from there; default: free ports). Resolves to { urls, nodes, startMs, health(), stop() };
+ * each node is { name, url, port, transportPort, dataDir, pid, running, kill(signal), start(), stop(), exited(), ref() }:
+ * kill() ends it abruptly (SIGKILL by default) and resolves once it is gone; start() starts it again on
+ * the same ports and data path and resolves once it has rejoined.
+ * Two nodes tolerate no node loss (a voting configuration of one); three tolerate one.
+ */
+async function startCluster(options = {}) {
+  const log = options.log || (() => {});
+  const count = options.nodes === undefined ? 3 : Number(options.nodes);
+  if (!Number.isInteger(count) || count < 2 || count > 9) throw new Error(`a cluster needs 2 to 9 nodes, not ${options.nodes}`);
+  await buildEngine({ log });
+  const heap = options.heap || '512m';
+  // A node lost or joining makes the others log warnings with stack traces: expected here, so ERROR by default.
+  const logLevel = options.logLevel || process.env.SIDEKICK_ENGINE_LOG || 'ERROR';
+  const timeoutMs = options.timeoutMs || 180000;
+  const started = Date.now();
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'sidekick-cluster-'));
+  const clusterName = `sidekick-cluster-${process.pid}`;
+  const names = Array.from({ length: count }, (_v, i) => `node-${i + 1}`);
+  const ports = [];
+  for (let i = 0; i < count; i++) {
+    const http = options.basePorts ? options.basePorts.http + i : await freePort();
+    const transport = options.basePorts ? options.basePorts.transport + i : await freePort();
+    ports.push({ http, transport });
+  }
+  const seeds = ports.map((p) => `127.0.0.1:${p.transport}`).join(',');
+
+  const nodes = names.map((name, i) => {
+    const dataDir = path.join(base, name);
+    const args = [
+      '--port', String(ports[i].http), '--transport-port', String(ports[i].transport),
+      '--node-name', name, '--cluster-name', clusterName, '--data', dataDir,
+      '--seed-hosts', seeds, '--initial-cluster-managers', names.join(','),
+    ];
+    let proc = null;
+    const node = {
+      name,
+      url: `http://127.0.0.1:${ports[i].http}`,
+      port: ports[i].http,
+      transportPort: ports[i].transport,
+      dataDir,
+      get pid() { return proc ? proc.pid : undefined; },
+      get running() { return proc !== null && !proc.isDead(); },
+      async launch() {
+        if (node.running) throw new Error(`${name} is already running`);
+        proc = await spawnNode(args, { ...options, heap, timeoutMs, logLevel, log: (l) => log(`${name}: ${l}`) });
+      },
+      async start() {
+        await node.launch();
+        await waitForCluster(node.url, count, Date.now() + timeoutMs, proc.isDead);
+      },
+      async kill(signal = 'SIGKILL') {
+        if (!proc || proc.isDead()) return;
+        proc.child.kill(signal);
+        await proc.exited;
+      },
+      async stop(graceMs) {
+        if (proc) await proc.stop(graceMs);
+      },
+      /** Resolves when the node's current process exits. */
+      exited() {
+        return proc ? proc.exited : Promise.resolve(null);
+      },
+      /** Keeps this process alive while the node runs (npm run engine). */
+      ref() {
+        if (proc) proc.child.ref();
+      },
+    };
+    return node;
+  });
+
+  const stop = async () => {
+    await Promise.all(nodes.map((n) => n.stop().catch(() => undefined)));
+    fs.rmSync(base, { recursive: true, force: true });
+  };
+  try {
+    // All at once: the first election waits for a majority of the initial cluster managers anyway.
+    await Promise.all(nodes.map((n) => n.launch()));
+    await waitForCluster(nodes[0].url, count, started + timeoutMs, () => nodes.some((n) => !n.running));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return {
+    urls: nodes.map((n) => n.url),
+    nodes,
+    startMs: Date.now() - started,
+    /** GET /_cluster/health on the first running node. */
+    async health() {
+      const n = nodes.find((x) => x.running);
+      if (!n) throw new Error('no node of the cluster is running');
+      const res = await fetch(`${n.url}/_cluster/health`);
+      return res.json();
+    },
     stop,
   };
 }
@@ -252,6 +395,8 @@ module.exports = {
   buildReason,
   checkJava,
   checkMaven,
+  startCluster,
   startEngine,
+  waitForCluster,
   waitForHealth,
 };

@@ -84,12 +84,14 @@ export interface Stored {
   flags?: string[];
 }
 
-/** Every document of an index (scrolled). */
-export async function allDocs(index: string): Promise<Stored[]> {
-  await refresh(index);
+/** Every document of an index (scrolled), in the suite's engine or the one at baseUrl (a test's own cluster). */
+export async function allDocs(index: string, baseUrl?: string): Promise<Stored[]> {
+  const at = baseUrl ? { baseUrl } : {};
+  if (baseUrl) await esRequest('POST', `/${index}/_refresh`, undefined, at);
+  else await refresh(index);
   type Page = { _scroll_id?: string; hits?: { hits: { _id: string; _source: Record<string, unknown> }[] } };
   const out: Stored[] = [];
-  let res = await esRequest<Page>('POST', `/${index}/_search?scroll=1m&ignore_unavailable=true&allow_no_indices=true`, { size: 5000, sort: ['_doc'] });
+  let res = await esRequest<Page>('POST', `/${index}/_search?scroll=1m&ignore_unavailable=true&allow_no_indices=true`, { size: 5000, sort: ['_doc'] }, at);
   if (res.status === 404) return out;
   for (;;) {
     if (res.status !== 200) throw new Error(`search ${index}: HTTP ${res.status} ${res.text.slice(0, 300)}`);
@@ -99,9 +101,9 @@ export async function allDocs(index: string): Promise<Stored[]> {
       out.push({ id: h._id, message: h._source.message as string, offset: log.offset, path: log.file.path, flags: log.flags });
     }
     if (hits.length === 0 || !res.body._scroll_id) break;
-    res = await esRequest<Page>('POST', '/_search/scroll', { scroll: '1m', scroll_id: res.body._scroll_id });
+    res = await esRequest<Page>('POST', '/_search/scroll', { scroll: '1m', scroll_id: res.body._scroll_id }, at);
   }
-  if (res.body._scroll_id) await esRequest('DELETE', '/_search/scroll', { scroll_id: res.body._scroll_id });
+  if (res.body._scroll_id) await esRequest('DELETE', '/_search/scroll', { scroll_id: res.body._scroll_id }, at);
   return out;
 }
 
@@ -113,6 +115,28 @@ export async function count(index: string): Promise<number> {
 
 export function waitFor(what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 30_000, stepMs = 200): Promise<void> {
   return waitUntil(what, cond, timeoutMs, stepMs);
+}
+
+/** The port of a shipper started with `--http 127.0.0.1:0`, once it listens. */
+export async function httpPort(run: ShipperRun): Promise<number> {
+  await waitForLog(run, 'http listening');
+  return Number(/"listen":"127\.0\.0\.1:(\d+)"/.exec(run.stderr())![1]);
+}
+
+/** What a shipper's /healthz answered. */
+export interface ShipHealthz {
+  code: number;
+  body: { status: string; detail: { waiting: { reason: string; message: string }[]; engine: { nodes: { url: string }[] } } };
+}
+
+export async function healthz(port: number): Promise<ShipHealthz> {
+  const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+  return { code: res.status, body: (await res.json()) as ShipHealthz['body'] };
+}
+
+/** The first value of a metric line matching `re` (its first group) in a shipper's /metrics. */
+export async function metricOf(port: number, re: RegExp): Promise<number> {
+  return Number(re.exec(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text())?.[1]);
 }
 
 /** Waits until the shipper has logged a message (e.g. "following file"). */

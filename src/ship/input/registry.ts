@@ -44,11 +44,21 @@ interface RegistryFile {
 
 export const REGISTRY_FILE = 'registry.json';
 
+/** A failing state directory: the registry could not be saved since `since` (ms since epoch). */
+export interface SaveFailure {
+  since: number;
+  /** The error, naming the file and the system's code (ENOSPC, EROFS, EACCES...). */
+  error: string;
+}
+
 export class FileRegistry {
   private readonly files = new Map<string, FileState>();
   private dirty = false;
   private saving: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private failing: SaveFailure | undefined;
+  /** Told when saving starts failing (with the failure) and when it works again (undefined). */
+  onSaveState: ((failure: SaveFailure | undefined) => void) | undefined;
 
   private constructor(
     readonly dir: string,
@@ -148,6 +158,11 @@ export class FileRegistry {
     return this.saving;
   }
 
+  /** Why positions cannot be saved now, if they cannot. */
+  saveFailure(): SaveFailure | undefined {
+    return this.failing;
+  }
+
   private async write(): Promise<void> {
     // Cleared before the snapshot so that changes made while writing keep it set; set again on failure
     // so that the next autosave tries again.
@@ -156,7 +171,19 @@ export class FileRegistry {
       await this.writeFile();
     } catch (err) {
       this.dirty = true;
+      const e = err as NodeJS.ErrnoException;
+      const error = `cannot save ${join(this.dir, REGISTRY_FILE)}: ${e.code ?? ''} ${e.message ?? String(err)}`.replace(/\s+/g, ' ');
+      if (!this.failing) {
+        this.failing = { since: Date.now(), error };
+        this.logger.error({ dir: this.dir, err: error }, 'cannot save positions in the state directory; reading pauses until it can');
+        this.onSaveState?.(this.failing);
+      } else this.failing.error = error;
       throw err;
+    }
+    if (this.failing) {
+      this.logger.info({ dir: this.dir, failedForMs: Date.now() - this.failing.since }, 'positions saved again; reading resumes');
+      this.failing = undefined;
+      this.onSaveState?.(undefined);
     }
   }
 
@@ -168,6 +195,10 @@ export class FileRegistry {
     try {
       await fh.writeFile(JSON.stringify(body));
       await fh.sync();
+    } catch (err) {
+      // A part written to a full disk would hold the last free bytes: give them back.
+      await fh.truncate(0).catch(() => undefined);
+      throw err;
     } finally {
       await fh.close();
     }

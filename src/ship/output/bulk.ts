@@ -46,7 +46,8 @@ export interface ItemError {
   caused_by?: { type?: string; reason?: string };
 }
 
-export type ItemVerdict = 'created' | 'duplicate' | 'retry' | 'dead-letter';
+/** `blocked`: the engine refuses writes to the index for now (a cluster block, a closed index): wait and re-send. */
+export type ItemVerdict = 'created' | 'duplicate' | 'retry' | 'blocked' | 'dead-letter';
 
 export interface BulkVerdicts {
   verdicts: ItemVerdict[];
@@ -113,7 +114,11 @@ export function readBulkResponse(text: string, count: number): BulkVerdicts {
     if (!item || typeof item.status !== 'number') throw new BadBulkResponse(`_bulk response item ${i} has no status`);
     statuses[i] = item.status;
     verdicts[i] = itemVerdict(item.status);
-    if (verdicts[i] !== 'created') errors[i] = itemError(item.error, item.status);
+    if (verdicts[i] !== 'created') {
+      const error = itemError(item.error, item.status);
+      errors[i] = error;
+      if (isBlock(error)) verdicts[i] = 'blocked';
+    }
   }
   return { verdicts, errors, statuses };
 }
@@ -131,6 +136,30 @@ function itemError(raw: unknown, status: number): ItemError {
     return out;
   }
   return { type: `http_${status}`, ...(typeof raw === 'string' ? { reason: raw } : {}) };
+}
+
+/**
+ * Errors that mean "not now" rather than "never": a cluster block (`cluster_block_exception`: the flood-stage disk
+ * watermark's read_only_allow_delete (429), index.blocks.write or read_only (403), a cluster-wide read-only block)
+ * or a closed index (`index_closed_exception`, 400). They last until an operator or the engine lifts them, and
+ * the documents are fine: wait and re-send, never dead-letter.
+ */
+const BLOCK_TYPES = new Set(['cluster_block_exception', 'index_closed_exception']);
+
+export function isBlock(error: { type?: string } | undefined): boolean {
+  return error !== undefined && BLOCK_TYPES.has(error.type ?? '');
+}
+
+/** The block named in a whole-request error body (a cluster-wide block refuses the whole _bulk), if any. */
+export function requestBlock(text: string): ItemError | undefined {
+  try {
+    const parsed = JSON.parse(text) as { error?: unknown };
+    const e = parsed.error as ItemError | undefined;
+    if (e && typeof e === 'object' && isBlock(e)) return { type: e.type, ...(typeof e.reason === 'string' ? { reason: e.reason } : {}) };
+  } catch {
+    // not JSON: not a block
+  }
+  return undefined;
 }
 
 export type RequestVerdict = 'ok' | 'split' | 'auth' | 'retry';

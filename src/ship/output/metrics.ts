@@ -6,6 +6,8 @@ export interface SinkMetrics {
   duplicates: Counter;
   retries: Counter<'reason'>;
   deadLetters: Counter;
+  deadLetterRotations: Counter;
+  deadLettersDropped: Counter;
   latency: Histogram;
   bytesSent: Counter;
 }
@@ -31,6 +33,12 @@ export function sinkMetrics(registry: Registry): SinkMetrics {
     duplicates: counter(registry, 'sidekick_ship_documents_duplicate_total', 'Documents answered 409: already stored, counted as delivered'),
     retries: counter(registry, 'sidekick_ship_retries_total', 'Retries: of whole _bulk requests (reason=request) and of single documents (reason=item)', ['reason']),
     deadLetters: counter(registry, 'sidekick_ship_dead_letters_total', 'Documents refused for good and written to the dead-letter file'),
+    deadLetterRotations: counter(registry, 'sidekick_ship_dead_letter_rotations_total', 'Times the dead-letter file reached dead_letter.max_size and was rotated'),
+    deadLettersDropped: counter(
+      registry,
+      'sidekick_ship_dead_letters_dropped_total',
+      'Dead-letter records deleted with the oldest rotated file (dead_letter.max_files reached)',
+    ),
     latency,
     bytesSent: counter(registry, 'sidekick_ship_bytes_sent_total', '_bulk request body bytes sent (after compression)'),
   };

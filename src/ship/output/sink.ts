@@ -1,17 +1,19 @@
 // The Elasticsearch/OpenSearch sink: one _bulk request of create operations per send(), settled item by item.
-// Created and 409 duplicates are delivered, 429/5xx items are re-sent alone with backoff, other refusals go
-// to the dead-letter file; whole-request failures are retried with backoff until stop().
+// Created and 409 duplicates are delivered, 429/5xx items and items refused by a cluster block are re-sent
+// alone with backoff, other refusals go to the dead-letter file; whole-request failures are retried with
+// backoff until stop().
 import { gzip as gzipCb } from 'node:zlib';
 import { promisify } from 'node:util';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../common/log';
 import { errorMessage } from '../../common/errors';
 import type { Doc, Outcome } from '../types';
-import { BULK_FILTER_PATH, backoffMs, bulkBody, readBulkResponse, requestVerdict, type ItemError } from './bulk';
+import { BULK_FILTER_PATH, backoffMs, bulkBody, readBulkResponse, requestBlock, requestVerdict, type ItemError } from './bulk';
 import { DeadLetterFile, type DeadLetter } from './deadletter';
 import { detectEngine, type Flavor } from './flavor';
 import { sinkMetrics, type SinkMetrics } from './metrics';
-import { Endpoints, readTls, type Auth, type TlsFiles, type HttpReply } from './transport';
+import { Sniffer } from './sniff';
+import { Endpoints, readTls, type Auth, type EndpointState, type TlsFiles, type HttpReply } from './transport';
 
 const gzip = promisify(gzipCb);
 
@@ -26,16 +28,35 @@ export interface SinkOptions {
   gzipLevel?: number;
   requestTimeoutMs: number;
   backoff: { initialMs: number; maxMs: number };
+  /** Follow the cluster's own node list (GET /_nodes/http) every intervalMs and after a connection failure. */
+  sniff?: { intervalMs: number };
   deadLetterFile: string;
+  /** Bounds of the dead-letter file: rotated past maxBytes, maxFiles kept (default: unbounded, one file). */
+  deadLetter?: { maxBytes: number; maxFiles: number };
   logger: Logger;
   registry: Registry;
 }
 
+/** Why documents are held back: the engine not answering, refusing writes for now, or the dead-letter file unwritable. */
+export type WaitReason = 'engine_unreachable' | 'cluster_block' | 'dead_letter_file';
+
+export interface SinkWait {
+  reason: WaitReason;
+  message: string;
+  /** How long it has been waiting for this reason, in ms. */
+  forMs: number;
+}
+
 export interface SinkHealth {
+  /** The engine answers (it may still refuse writes for now: see waiting). */
   ok: boolean;
   /** How long every request has been failing (0 while the engine answers). */
   unreachableForMs: number;
   lastError?: string;
+  /** What it is waiting for, if anything. */
+  waiting?: SinkWait;
+  /** The engine nodes in rotation. */
+  nodes: EndpointState[];
 }
 
 export interface Sink {
@@ -66,21 +87,37 @@ class BulkSink implements Sink {
   private lastError: string | undefined;
   private lastLoggedAt = 0;
   private failuresSinceLog = 0;
+  /** Since when writes are refused by a block, and the engine's words for it. */
+  private blockedSince: number | undefined;
+  private blockMessage = '';
+  private deadLetterFailingSince: number | undefined;
+  private deadLetterError = '';
   private probe: Promise<void> = Promise.resolve();
+  private readonly sniffer: Sniffer | undefined;
 
   constructor(private readonly opts: SinkOptions) {
     const tls = readTls(opts.tls);
-    this.endpoints = new Endpoints(opts.urls, { auth: opts.auth, tls, requestTimeoutMs: opts.requestTimeoutMs });
+    this.endpoints = new Endpoints(opts.urls, { auth: opts.auth, tls, requestTimeoutMs: opts.requestTimeoutMs, deadBackoff: opts.backoff });
+    if (opts.sniff) this.sniffer = new Sniffer(this.endpoints, opts.sniff.intervalMs, opts.logger);
     if (!tls.rejectUnauthorized) {
       opts.logger.warn('TLS certificate verification is off (insecure): the engine\'s identity is not checked');
     }
-    this.deadLetters = new DeadLetterFile(opts.deadLetterFile, opts.index);
     this.metrics = sinkMetrics(opts.registry);
+    const limits = opts.deadLetter ?? { maxBytes: Number.POSITIVE_INFINITY, maxFiles: 1 };
+    this.deadLetters = new DeadLetterFile(opts.deadLetterFile, opts.index, {
+      ...limits,
+      onRotate: (dropped) => {
+        this.metrics.deadLetterRotations.inc();
+        if (dropped > 0) this.metrics.deadLettersDropped.inc(dropped);
+        opts.logger.warn({ file: opts.deadLetterFile, max_size: limits.maxBytes, max_files: limits.maxFiles, dropped }, 'dead-letter file rotated');
+      },
+    });
     this.path = `/${encodeURIComponent(opts.index)}/_bulk?filter_path=${BULK_FILTER_PATH}`;
   }
 
   /** Learns and logs which engine answers; the bulk path does not depend on it, so failure only logs. */
   startProbe(): void {
+    this.sniffer?.start();
     this.probe = detectEngine(this.opts, this.opts.flavor).then(
       (info) => this.opts.logger.info({ flavor: info.flavor, version: info.version, cluster: info.clusterName }, 'engine found'),
       (err: unknown) => this.opts.logger.warn({ err: errorMessage(err) }, 'could not identify the engine yet (GET /); shipping anyway'),
@@ -106,7 +143,11 @@ class BulkSink implements Sink {
       } catch (err) {
         this.throwIfStopped();
         this.failed(`${errorMessage(err)}${codeOf(err)}`, 'warn');
+        this.sniffer?.soon();
         this.metrics.retries.inc({ reason: 'request' });
+        // That node is left out now: another one that answers takes the request at once; only when none is
+        // left does the request wait (a node coming back is then tried first).
+        if (this.endpoints.anyAlive()) continue;
         await this.sleep(backoffMs(attempt++, this.opts.backoff));
         continue;
       }
@@ -123,6 +164,15 @@ class BulkSink implements Sink {
         await this.deliver(docs, pending.slice(0, half), outcomes);
         await this.deliver(docs, pending.slice(half), outcomes);
         return;
+      }
+      const block = verdict === 'ok' ? undefined : requestBlock(reply.text);
+      if (block) {
+        // A cluster-wide block refuses the whole request: the engine is there and will take the documents later.
+        this.succeeded();
+        this.blocked(block);
+        this.metrics.retries.inc({ reason: 'blocked' });
+        await this.sleep(backoffMs(attempt++, this.opts.backoff));
+        continue;
       }
       if (verdict !== 'ok') {
         this.failed(
@@ -150,6 +200,7 @@ class BulkSink implements Sink {
       const letters: DeadLetter[] = [];
       let acked = 0;
       let dups = 0;
+      let blocked: ItemError | undefined;
       for (let i = 0; i < pending.length; i++) {
         const v = verdicts.verdicts[i];
         const at = pending[i];
@@ -162,6 +213,9 @@ class BulkSink implements Sink {
           dups++;
         } else if (v === 'retry') {
           retry.push(at);
+        } else if (v === 'blocked') {
+          retry.push(at);
+          blocked ??= verdicts.errors[i];
         } else {
           letters.push({ doc: docs[at], status: verdicts.statuses[i], error: verdicts.errors[i] as ItemError });
           outcomes[at] = 'dead-letter';
@@ -169,9 +223,12 @@ class BulkSink implements Sink {
       }
       this.metrics.acked.inc(acked);
       if (dups) this.metrics.duplicates.inc(dups);
+      if (acked > 0) this.opts.logger.debug({ acked, node: reply.endpoint.label }, 'documents acknowledged');
+      if (blocked) this.blocked(blocked);
+      else if (acked > 0) this.unblocked();
       if (letters.length) await this.deadLetter(letters);
       if (retry.length === 0) return;
-      this.metrics.retries.inc({ reason: 'item' }, retry.length);
+      this.metrics.retries.inc({ reason: blocked ? 'blocked' : 'item' }, retry.length);
       const first = verdicts.errors[pending.indexOf(retry[0])];
       this.opts.logger.debug({ items: retry.length, of: pending.length, error: first?.type }, 're-sending items the engine asked to retry');
       pending = retry;
@@ -184,16 +241,39 @@ class BulkSink implements Sink {
     const compress = this.opts.compression === 'gzip';
     if (compress) payload = await gzip(payload, { level: this.opts.gzipLevel ?? 1 });
     const started = process.hrtime.bigint();
+    let outcome: number | string = 'error';
     try {
-      return await this.endpoints.post(this.path, payload, compress, this.stopper.signal);
+      const reply = await this.endpoints.post(this.path, payload, compress, this.stopper.signal);
+      outcome = reply.status;
+      return reply;
     } finally {
-      this.metrics.latency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      this.metrics.latency.observe(seconds);
       this.metrics.bytesSent.inc(payload.length);
+      this.opts.logger.debug({ ms: Math.round(seconds * 1000), status: outcome, bytes: payload.length }, 'bulk request');
     }
   }
 
+  /** Writes dead letters, waiting with backoff while the file cannot be written (disk full, read-only). */
   private async deadLetter(letters: DeadLetter[]): Promise<void> {
-    await this.deadLetters.write(letters);
+    for (let attempt = 0; ; attempt++) {
+      this.throwIfStopped();
+      try {
+        await this.deadLetters.write(letters);
+        break;
+      } catch (err) {
+        if (this.deadLetterFailingSince === undefined) {
+          this.deadLetterFailingSince = Date.now();
+          this.opts.logger.error({ file: this.deadLetters.path, err: errorMessage(err) }, 'cannot write the dead-letter file; holding the refused documents until it can be written');
+        }
+        this.deadLetterError = `cannot write ${this.deadLetters.path}: ${errorMessage(err)}`;
+        await this.sleep(backoffMs(attempt, this.opts.backoff));
+      }
+    }
+    if (this.deadLetterFailingSince !== undefined) {
+      this.opts.logger.info({ file: this.deadLetters.path, failedForMs: Date.now() - this.deadLetterFailingSince }, 'dead-letter file writable again');
+      this.deadLetterFailingSince = undefined;
+    }
     this.metrics.deadLetters.inc(letters.length);
     const first = letters[0];
     this.opts.logger.warn(
@@ -212,6 +292,23 @@ class BulkSink implements Sink {
       this.failuresSinceLog = 0;
     }
     this.lastError = message;
+  }
+
+  private blocked(error: ItemError): void {
+    const message = `${error.type}: ${error.reason ?? ''}`.trim();
+    if (this.blockedSince === undefined) {
+      this.blockedSince = Date.now();
+      this.opts.logger.warn({ index: this.opts.index, error: error.type, reason: error.reason }, 'the engine refuses writes for now (block); waiting and retrying, nothing is dead-lettered');
+    } else if (message !== this.blockMessage) {
+      this.opts.logger.warn({ index: this.opts.index, error: error.type, reason: error.reason }, 'still blocked, for another reason');
+    }
+    this.blockMessage = message;
+  }
+
+  private unblocked(): void {
+    if (this.blockedSince === undefined) return;
+    this.opts.logger.info({ index: this.opts.index, blockedForMs: Date.now() - this.blockedSince }, 'the engine takes writes again (block lifted)');
+    this.blockedSince = undefined;
   }
 
   private succeeded(): void {
@@ -243,15 +340,23 @@ class BulkSink implements Sink {
   }
 
   health(): SinkHealth {
-    if (this.failingSince === undefined) return { ok: true, unreachableForMs: 0, lastError: this.lastError };
-    return { ok: false, unreachableForMs: Date.now() - this.failingSince, lastError: this.lastError };
+    const now = Date.now();
+    const nodes = this.endpoints.states(now);
+    let waiting: SinkWait | undefined;
+    if (this.failingSince !== undefined) waiting = { reason: 'engine_unreachable', message: this.lastError ?? '', forMs: now - this.failingSince };
+    else if (this.blockedSince !== undefined) waiting = { reason: 'cluster_block', message: this.blockMessage, forMs: now - this.blockedSince };
+    else if (this.deadLetterFailingSince !== undefined) waiting = { reason: 'dead_letter_file', message: this.deadLetterError, forMs: now - this.deadLetterFailingSince };
+    const unreachableForMs = this.failingSince === undefined ? 0 : now - this.failingSince;
+    return { ok: this.failingSince === undefined, unreachableForMs, lastError: this.lastError, ...(waiting ? { waiting } : {}), nodes };
   }
 
   stop(): void {
+    this.sniffer?.stop();
     this.stopper.abort();
   }
 
   async close(): Promise<void> {
+    this.sniffer?.stop();
     await this.probe;
     await this.deadLetters.close();
     if (this.stopper.signal.aborted) this.endpoints.destroy();

@@ -1,5 +1,6 @@
-// The _bulk hot path's HTTP: one keep-alive undici Pool per engine URL, round-robin across them (a failed
-// request's retry goes to the next URL), auth headers and TLS material prepared once.
+// The _bulk hot path's HTTP: one keep-alive undici Pool per engine node, round-robin across the nodes that
+// answer (a node whose connection failed is left out for a backoff, then tried again), auth headers and TLS
+// material prepared once. The node list is the configured URLs, or what sniffing found (replace()).
 import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
 import { UsageError } from '../../common/errors';
@@ -56,10 +57,24 @@ export function authHeader(auth: Auth | undefined, url?: URL): string | undefine
 export interface Endpoint {
   /** The URL without credentials, for logs and health. */
   label: string;
+  /** scheme://host:port: what identifies a node across sniffs. */
+  origin: string;
   /** Path prefix before /<index>/_bulk when the engine sits behind a path (no trailing slash). */
   prefix: string;
   pool: Pool;
   authorization?: string;
+  /** Connection failures in a row; 0 while the node answers. */
+  failures: number;
+  /** Left out of the rotation until then (ms since epoch) after a connection failure. */
+  deadUntil: number;
+}
+
+/** What /healthz shows of one node. */
+export interface EndpointState {
+  url: string;
+  alive: boolean;
+  /** Connection failures in a row. */
+  failures: number;
 }
 
 export interface HttpReply {
@@ -72,53 +87,149 @@ export interface EndpointOptions {
   auth?: Auth;
   tls: TlsMaterial;
   requestTimeoutMs: number;
+  /** How long a node whose connection failed is left out: doubling from initialMs per failure in a row, up to maxMs. */
+  deadBackoff?: { initialMs: number; maxMs: number };
 }
 
-/** The engine URLs as pools, handed out round-robin. */
-export class Endpoints {
-  private readonly list: Endpoint[];
-  private turn = 0;
+function parseEngineUrl(raw: string): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new UsageError(`invalid engine URL ${safeUrl(raw)}: expected http(s)://host:port`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UsageError(`invalid engine URL ${safeUrl(raw)}: expected http:// or https://`);
+  }
+  return url;
+}
 
-  constructor(urls: readonly string[], opts: EndpointOptions) {
+/** The engine's nodes as pools, handed out round-robin among those not left out after a connection failure. */
+export class Endpoints {
+  private list: Endpoint[];
+  /** The configured URLs: what sniffing starts from, and falls back to when every sniffed node is gone. */
+  readonly seeds: readonly Endpoint[];
+  private turn = 0;
+  private readonly deadBackoff: { initialMs: number; maxMs: number };
+
+  constructor(
+    urls: readonly string[],
+    private readonly opts: EndpointOptions,
+  ) {
     if (urls.length === 0) throw new UsageError('no Elasticsearch/OpenSearch URL given');
-    this.list = urls.map((raw) => {
-      let url: URL;
-      try {
-        url = new URL(raw);
-      } catch {
-        throw new UsageError(`invalid engine URL ${safeUrl(raw)}: expected http(s)://host:port`);
-      }
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-        throw new UsageError(`invalid engine URL ${safeUrl(raw)}: expected http:// or https://`);
-      }
-      const tls = opts.tls;
-      const pool = new Pool(url.origin, {
-        connections: 16,
-        keepAliveTimeout: 30_000,
-        headersTimeout: opts.requestTimeoutMs,
-        bodyTimeout: opts.requestTimeoutMs,
-        connect: url.protocol === 'https:' ? { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.rejectUnauthorized } : undefined,
-      });
-      return {
-        label: safeUrl(url.origin + url.pathname.replace(/\/+$/, '')),
-        prefix: url.pathname.replace(/\/+$/, ''),
-        pool,
-        authorization: authHeader(opts.auth, url),
-      };
+    this.deadBackoff = opts.deadBackoff ?? { initialMs: 1000, maxMs: 30_000 };
+    this.list = urls.map((raw) => this.endpoint(parseEngineUrl(raw)));
+    this.seeds = this.list;
+  }
+
+  private endpoint(url: URL, authorization = authHeader(this.opts.auth, url)): Endpoint {
+    const tls = this.opts.tls;
+    const pool = new Pool(url.origin, {
+      connections: 16,
+      keepAliveTimeout: 30_000,
+      headersTimeout: this.opts.requestTimeoutMs,
+      bodyTimeout: this.opts.requestTimeoutMs,
+      connect: url.protocol === 'https:' ? { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.rejectUnauthorized } : undefined,
     });
+    return {
+      label: safeUrl(url.origin + url.pathname.replace(/\/+$/, '')),
+      origin: url.origin,
+      prefix: url.pathname.replace(/\/+$/, ''),
+      pool,
+      authorization,
+      failures: 0,
+      deadUntil: 0,
+    };
   }
 
   get size(): number {
     return this.list.length;
   }
 
-  next(): Endpoint {
-    const e = this.list[this.turn % this.list.length];
-    this.turn = (this.turn + 1) % this.list.length;
-    return e;
+  /** The nodes in rotation now, for /healthz. */
+  states(now = Date.now()): EndpointState[] {
+    return this.list.map((e) => ({ url: e.label, alive: e.deadUntil <= now, failures: e.failures }));
   }
 
-  /** POSTs a body to the next endpoint; rejects on network errors and timeouts, resolves with any HTTP status. */
+  /** The next node in turn that is not left out; when all are, the one that comes back first. */
+  next(now = Date.now()): Endpoint {
+    const n = this.list.length;
+    for (let i = 0; i < n; i++) {
+      const e = this.list[(this.turn + i) % n];
+      if (e.deadUntil <= now) {
+        this.turn = (this.turn + i + 1) % n;
+        return e;
+      }
+    }
+    let soonest = this.list[0];
+    for (const e of this.list) if (e.deadUntil < soonest.deadUntil) soonest = e;
+    return soonest;
+  }
+
+  /** Whether some node is in rotation now (not left out after a connection failure). */
+  anyAlive(now = Date.now()): boolean {
+    return this.list.some((e) => e.deadUntil <= now);
+  }
+
+  /** The connection to the node failed: leave it out for a while (longer for each failure in a row). */
+  markDead(e: Endpoint, now = Date.now()): void {
+    e.failures++;
+    const { initialMs, maxMs } = this.deadBackoff;
+    e.deadUntil = now + Math.min(maxMs, initialMs * 2 ** Math.min(e.failures - 1, 20));
+  }
+
+  markAlive(e: Endpoint): void {
+    e.failures = 0;
+    e.deadUntil = 0;
+  }
+
+  /**
+   * Replaces the rotation with these node URLs (sniffing): nodes already known keep their pool and state, new
+   * ones get one, and the pools of nodes gone are closed once their requests finish. Credentials are the seeds'.
+   * Returns the URLs added and removed.
+   */
+  replace(urls: readonly string[]): { added: string[]; removed: string[] } {
+    const byOrigin = new Map(this.list.map((e) => [e.origin, e]));
+    const seedAuth = this.seeds[0].authorization;
+    const next: Endpoint[] = [];
+    const added: string[] = [];
+    for (const raw of urls) {
+      const url = parseEngineUrl(raw);
+      const known = byOrigin.get(url.origin) ?? this.seeds.find((s) => s.origin === url.origin && s.prefix === '');
+      if (known) {
+        next.push(known);
+        byOrigin.delete(url.origin);
+      } else {
+        next.push(this.endpoint(url, seedAuth));
+        added.push(safeUrl(url.origin));
+      }
+    }
+    if (next.length === 0) return { added: [], removed: [] };
+    const removed = [...byOrigin.values()].map((e) => e.label);
+    for (const e of byOrigin.values()) if (!this.seeds.includes(e)) void e.pool.close().catch(() => undefined);
+    this.list = next;
+    this.turn = 0;
+    return { added, removed };
+  }
+
+  /** GETs a path from a given node (sniffing): rejects on network errors, resolves with any HTTP status. */
+  async getFrom(e: Endpoint, path: string, signal?: AbortSignal): Promise<HttpReply> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (e.authorization) headers.authorization = e.authorization;
+    const res = await e.pool.request({ method: 'GET', path: e.prefix + path, headers, signal });
+    return { status: res.statusCode, text: await res.body.text(), endpoint: e };
+  }
+
+  /** The nodes to ask for the node list: those in rotation and not left out, then the seeds. */
+  candidates(now = Date.now()): Endpoint[] {
+    const alive = this.list.filter((e) => e.deadUntil <= now);
+    return [...alive, ...this.seeds.filter((s) => !alive.includes(s))];
+  }
+
+  /**
+   * POSTs a body to the next node; rejects on network errors and timeouts (the node is then left out for a
+   * while), resolves with any HTTP status.
+   */
   async post(path: string, body: Buffer, gzip: boolean, signal: AbortSignal): Promise<HttpReply> {
     const endpoint = this.next();
     const headers: Record<string, string> = {
@@ -127,32 +238,41 @@ export class Endpoints {
     };
     if (gzip) headers['content-encoding'] = 'gzip';
     if (endpoint.authorization) headers.authorization = endpoint.authorization;
-    const res = await endpoint.pool.request({
-      method: 'POST',
-      path: endpoint.prefix + path,
-      headers,
-      body,
-      // Timeouts are the pool's headersTimeout/bodyTimeout; the signal is only stop().
-      signal,
-    });
-    const text = await res.body.text();
-    return { status: res.statusCode, text, endpoint };
+    let text: string;
+    let status: number;
+    try {
+      const res = await endpoint.pool.request({
+        method: 'POST',
+        path: endpoint.prefix + path,
+        headers,
+        body,
+        // Timeouts are the pool's headersTimeout/bodyTimeout; the signal is only stop().
+        signal,
+      });
+      status = res.statusCode;
+      text = await res.body.text();
+    } catch (err) {
+      if (!signal.aborted) this.markDead(endpoint);
+      throw err;
+    }
+    if (endpoint.failures > 0) this.markAlive(endpoint);
+    return { status, text, endpoint };
+  }
+
+  private all(): Endpoint[] {
+    return [...new Set([...this.list, ...this.seeds])];
   }
 
   /** GETs a path from the next endpoint (checks such as `test output`; not the shipping path). */
-  async get(path: string): Promise<HttpReply> {
-    const endpoint = this.next();
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (endpoint.authorization) headers.authorization = endpoint.authorization;
-    const res = await endpoint.pool.request({ method: 'GET', path: endpoint.prefix + path, headers });
-    return { status: res.statusCode, text: await res.body.text(), endpoint };
+  get(path: string): Promise<HttpReply> {
+    return this.getFrom(this.next(), path);
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.list.map((e) => e.pool.close().catch(() => undefined)));
+    await Promise.all(this.all().map((e) => e.pool.close().catch(() => undefined)));
   }
 
   destroy(): void {
-    for (const e of this.list) void e.pool.destroy().catch(() => undefined);
+    for (const e of this.all()) void e.pool.destroy().catch(() => undefined);
   }
 }

@@ -31,11 +31,17 @@ import org.opensearch.plugins.Plugin;
 import org.opensearch.transport.Netty4Plugin;
 
 /**
- * A single-node OpenSearch 2.19 for sidekick's tests: REST on 127.0.0.1:PORT, data in a temp
- * directory that is deleted on exit, clean stop on SIGTERM/SIGINT.
+ * An OpenSearch 2.19 node for sidekick's tests: REST on 127.0.0.1:PORT, clean stop on SIGTERM/SIGINT.
+ * Alone (the default) it is a single-node cluster whose data lives in a temp directory deleted on exit.
+ * With {@code --seed-hosts} it is one node of a multi-node cluster on loopback: its own data path
+ * ({@code --data}, kept on exit so a killed node can be restarted on it), its own transport port, and
+ * discovery through the other nodes' transport addresses.
  *
  * <p>Arguments: {@code --port N} (default: system property {@code sidekick.engine.port}, else 9200;
- * 0 picks a free port), {@code --exit-on-stdin-eof} (stop when the parent process goes away).
+ * 0 picks a free port), {@code --exit-on-stdin-eof} (stop when the parent process goes away);
+ * cluster mode: {@code --node-name NAME}, {@code --cluster-name NAME}, {@code --data DIR},
+ * {@code --transport-port N}, {@code --seed-hosts 127.0.0.1:P1,127.0.0.1:P2,...},
+ * {@code --initial-cluster-managers NAME1,NAME2,...} (the nodes that vote in the first election).
  * Prints {@code OPENSEARCH_READY http://127.0.0.1:PORT} on stdout once HTTP is bound.
  */
 public final class EmbeddedOpenSearch {
@@ -55,14 +61,37 @@ public final class EmbeddedOpenSearch {
     public static void main(String[] args) throws Exception {
         int port = Integer.getInteger("sidekick.engine.port", 9200);
         boolean exitOnStdinEof = false;
+        String nodeName = "sidekick-test-1";
+        String clusterName = "sidekick-test";
+        String dataDir = null;
+        String transportPort = "0";
+        String seedHosts = null;
+        String initialManagers = null;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--port":
-                    if (i + 1 >= args.length) usage("--port needs a value");
-                    port = parsePort(args[++i]);
+                    port = parsePort(value(args, i++));
                     break;
                 case "--exit-on-stdin-eof":
                     exitOnStdinEof = true;
+                    break;
+                case "--node-name":
+                    nodeName = value(args, i++);
+                    break;
+                case "--cluster-name":
+                    clusterName = value(args, i++);
+                    break;
+                case "--data":
+                    dataDir = value(args, i++);
+                    break;
+                case "--transport-port":
+                    transportPort = Integer.toString(parsePort(value(args, i++)));
+                    break;
+                case "--seed-hosts":
+                    seedHosts = value(args, i++);
+                    break;
+                case "--initial-cluster-managers":
+                    initialManagers = value(args, i++);
                     break;
                 default:
                     if (args[i].startsWith("--port=")) {
@@ -75,29 +104,38 @@ public final class EmbeddedOpenSearch {
         // Netty lets the processor count be set only once per JVM; OpenSearch must not try.
         System.setProperty("opensearch.set.netty.runtime.available.processors", "false");
 
+        final boolean cluster = seedHosts != null;
         final Path home = Files.createTempDirectory("sidekick-opensearch-");
         for (String d : List.of("config", "modules", "plugins", "logs")) {
             Files.createDirectories(home.resolve(d));
         }
-        final Settings settings = Settings.builder()
-            .put("cluster.name", "sidekick-test")
-            .put("node.name", "sidekick-test-1")
+        final Path data = dataDir != null ? Path.of(dataDir) : home.resolve("data");
+        final Settings.Builder builder = Settings.builder()
+            .put("cluster.name", clusterName)
+            .put("node.name", nodeName)
             .put("path.home", home.toString())
-            .put("path.data", home.resolve("data").toString())
+            .put("path.data", data.toString())
             .put("path.logs", home.resolve("logs").toString())
-            .put("discovery.type", "single-node")
             .put("network.host", "127.0.0.1")
             .put("http.port", Integer.toString(port))
-            .put("transport.port", "0")
+            .put("transport.port", transportPort)
             .put("http.type", "netty4")
             .put("transport.type", "netty4")
             .put("cluster.routing.allocation.disk.threshold_enabled", false)
             .put("action.auto_create_index", true)
             .put("search.max_buckets", 65535)
-            .putList("node.roles", "cluster_manager", "data", "ingest")
-            .build();
+            .putList("node.roles", "cluster_manager", "data", "ingest");
+        if (cluster) {
+            builder.putList("discovery.seed_hosts", seedHosts.split(","));
+            // Only read when the cluster forms for the first time; a restarted node rejoins from its data path.
+            if (initialManagers != null) builder.putList("cluster.initial_cluster_manager_nodes", initialManagers.split(","));
+        } else {
+            builder.put("discovery.type", "single-node");
+        }
+        final Settings settings = builder.build();
+        final String name = nodeName;
         final Environment env =
-            InternalSettingsPreparer.prepareEnvironment(settings, Map.of(), home.resolve("config"), () -> "sidekick-test-1");
+            InternalSettingsPreparer.prepareEnvironment(settings, Map.of(), home.resolve("config"), () -> name);
 
         final Node node = new EngineNode(env, List.of(
             Netty4Plugin.class,          // HTTP + transport layer
@@ -114,6 +152,7 @@ public final class EmbeddedOpenSearch {
             } catch (Exception e) {
                 System.err.println("sidekick engine: error while stopping: " + e);
             } finally {
+                // A cluster node's data path belongs to the caller (it may start the node again on it).
                 deleteQuietly(home);
                 stopped.countDown();
             }
@@ -127,11 +166,13 @@ public final class EmbeddedOpenSearch {
             e.printStackTrace();
             System.exit(1);
         }
-        // One node: replicas can never be assigned. New indices default to 0 replicas so health
-        // turns green (the node-level setting is ignored by index creation; the persistent one is not).
-        node.client().admin().cluster().prepareUpdateSettings()
-            .setPersistentSettings(Settings.builder().put("cluster.default_number_of_replicas", 0))
-            .get(TimeValue.timeValueSeconds(30));
+        if (!cluster) {
+            // One node: replicas can never be assigned. New indices default to 0 replicas so health
+            // turns green (the node-level setting is ignored by index creation; the persistent one is not).
+            node.client().admin().cluster().prepareUpdateSettings()
+                .setPersistentSettings(Settings.builder().put("cluster.default_number_of_replicas", 0))
+                .get(TimeValue.timeValueSeconds(30));
+        }
         final HttpServerTransport http = node.injector().getInstance(HttpServerTransport.class);
         final TransportAddress bound = http.boundAddress().publishAddress();
         final PrintStream out = System.out;
@@ -156,6 +197,11 @@ public final class EmbeddedOpenSearch {
         stopped.await();
     }
 
+    private static String value(String[] args, int i) {
+        if (i + 1 >= args.length) usage(args[i] + " needs a value");
+        return args[i + 1];
+    }
+
     private static int parsePort(String s) {
         try {
             int p = Integer.parseInt(s);
@@ -169,7 +215,8 @@ public final class EmbeddedOpenSearch {
 
     private static void usage(String msg) {
         System.err.println("sidekick engine: " + msg);
-        System.err.println("usage: EmbeddedOpenSearch [--port N] [--exit-on-stdin-eof]");
+        System.err.println("usage: EmbeddedOpenSearch [--port N] [--exit-on-stdin-eof] [--node-name NAME --cluster-name NAME"
+            + " --data DIR --transport-port N --seed-hosts HOST:PORT,... --initial-cluster-managers NAME,...]");
         System.exit(2);
     }
 
