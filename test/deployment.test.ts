@@ -254,7 +254,7 @@ describeWithEngine('the compose deployment, run as local processes', () => {
 
     // The demo's haproxy.cfg with the app and its sidekick on loopback and faster checks.
     const cfg = readFileSync(join(root, 'images/demo/haproxy.cfg'), 'utf8')
-      .replaceAll('/var/run/haproxy', hostPath('lb', '/var/run/haproxy'))
+      .replaceAll('/var/lib/haproxy', hostPath('lb', '/var/lib/haproxy'))
       .replace('bind :80', `bind 127.0.0.1:${ports.lb}`)
       .replace('app:8000', `127.0.0.1:${appPort}`)
       .replace('agent-port 8081', `agent-port ${ports.agent}`)

@@ -1,6 +1,6 @@
 // sidekick-heal running: checks the engine, follows it, and serves /healthz, /metrics, /state and the
 // authenticated POST /events endpoint for sidekick-probe and sidekick-haproxy events.
-import { Gauge } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import { startHttp, type HttpListener, type HttpReply } from '../common/http';
 import type { Logger } from '../common/log';
 import { newRegistry } from '../common/metrics';
@@ -55,12 +55,13 @@ export async function startHeal(settings: HealSettings, opts: HealServeOptions):
       this.set(healer.follower.connected ? 1 : 0);
     },
   });
-  new Gauge({
-    name: 'sidekick_heal_engine_disconnects',
-    help: 'Times the engine events stream was lost since start',
+  new Counter({
+    name: 'sidekick_heal_engine_disconnects_total',
+    help: 'Times the engine events stream was lost',
     registers: [registry],
     collect() {
-      this.set(healer.follower.disconnects);
+      this.reset();
+      this.inc(healer.follower.disconnects);
     },
   });
   new Gauge({

@@ -116,6 +116,6 @@ const missing = privateDockerdMissing();
     expect(action).toMatchObject({ action: 'restart', reason: 'unhealthy', result: 'ok' });
     expect(await startedAt(d, NAME)).not.toBe(restartedByEngine);
     expect((await fetch(`${heal.url}/healthz`)).status).toBe(200);
-    expect(await (await fetch(`${heal.url}/metrics`)).text()).toMatch(/sidekick_heal_engine_disconnects\{[^}]*\} 1\n/);
+    expect(await (await fetch(`${heal.url}/metrics`)).text()).toMatch(/sidekick_heal_engine_disconnects_total\{[^}]*\} 1\n/);
   }, 120_000);
 });
