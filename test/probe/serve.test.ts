@@ -62,7 +62,7 @@ describe('serve', () => {
     const cfg = join(dir, 'checks.yml');
     writeFileSync(
       cfg,
-      `listen: 127.0.0.1:0
+      `http: 127.0.0.1:0
 history: 5
 webhook_attempts: 3
 webhooks:
@@ -184,7 +184,7 @@ describe('serve process', () => {
           return false;
         }
       });
-    const child = spawn(process.execPath, [CLI, 'serve', '--config', cfg, '--listen', '127.0.0.1:0', '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'serve', '--config', cfg, '--http', '127.0.0.1:0', '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     await waitUntil('checks started', () => stderr.includes('checks started'));
