@@ -54,6 +54,8 @@ export class Tailer {
   private onStop: (() => void) | undefined;
   private readonly stopSignal = new Promise<void>((resolve) => (this.onStop = resolve));
   private wakeUp: (() => void) | undefined;
+  /** A change event came while no wait was set (mid-read or mid-stat): the next wait returns at once. */
+  private woken = false;
   private watcher: FSWatcher | undefined;
   private lastGrowth = Date.now();
   private lastHeadCheck = 0;
@@ -107,7 +109,8 @@ export class Tailer {
   wake(): void {
     const w = this.wakeUp;
     this.wakeUp = undefined;
-    w?.();
+    if (w) w();
+    else this.woken = true;
   }
 
   private unwatch(): void {
@@ -133,6 +136,8 @@ export class Tailer {
             await this.restartTruncated();
             continue;
           }
+          // Events from here on may concern bytes this read misses: they count (see atEnd).
+          this.woken = false;
           ({ bytesRead } = await this.fh.read(buf, 0, buf.length, this.pos));
           if (this.stopped) break;
           if (bytesRead > 0) {
@@ -177,6 +182,11 @@ export class Tailer {
       this.framer.flush(this.pos);
       this.hooks.consumed(this, this.framer.consumed);
       return true;
+    }
+    // An append noticed while we read or looked at the size: read again now rather than at the next poll.
+    if (this.woken) {
+      this.woken = false;
+      return false;
     }
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => this.wake(), this.opts.pollMs);
