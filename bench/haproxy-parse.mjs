@@ -1,5 +1,6 @@
 // Benchmark: parse `show stat` for 10,000 servers (full parse, and the column subset watch uses). Run after `npm run build`.
 import { createRequire } from 'node:module';
+import { measure } from './_timing.mjs';
 import { generateStat } from './haproxy-fixture.mjs';
 
 const require = createRequire(import.meta.url);
@@ -10,21 +11,9 @@ const servers = Number(process.env.SERVERS ?? 10000);
 const runs = Number(process.env.RUNS ?? 25);
 const text = generateStat(servers);
 
-function measure(fn) {
-  for (let i = 0; i < 3; i++) fn(); // warm-up: let V8 optimise before timing
-  const times = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = process.hrtime.bigint();
-    fn();
-    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  }
-  times.sort((a, b) => a - b);
-  return { median_ms: +times[Math.floor(times.length / 2)].toFixed(2), p90_ms: +times[Math.floor(times.length * 0.9)].toFixed(2), min_ms: +times[0].toFixed(2) };
-}
-
 const rows = parseStat(text).rows.length;
-const full = measure(() => parseStat(text));
-const subset = measure(() => parseStat(text, { columns: WATCH_COLUMNS }));
+const full = measure(() => parseStat(text), runs);
+const subset = measure(() => parseStat(text, { columns: WATCH_COLUMNS }), runs);
 const target = 50;
 
 console.log(`show stat parse: ${servers} servers, ${rows} rows, ${(text.length / 1048576).toFixed(1)} MiB, ${runs} runs (node ${process.version})`);

@@ -1,17 +1,20 @@
 #!/usr/bin/env node
-// Entry point of sidekick: the three programs as subcommands (sidekick ship|probe|haproxy).
+// Entry point of sidekick: the programs as subcommands (sidekick ship|probe|haproxy|heal).
 import { runProgram, newCommand } from '../src/common/cli';
 import { haproxyCommand } from '../src/haproxy/cli';
+import { healCommand } from '../src/heal/cli';
 import { probeCommand } from '../src/probe/cli';
 import { shipCommand } from '../src/ship/cli';
 
-const program = newCommand('sidekick', 'Sidekick programs for containerised microservices: logs, health, load-balancer state.', [
+const program = newCommand('sidekick', 'Sidekick programs for containerised microservices: logs, health, load-balancer state, acting on health.', [
   'sidekick ship --es http://127.0.0.1:9200 "/var/log/app/*.log"',
   'sidekick probe tcp db:5432',
   'sidekick haproxy show --socket /run/haproxy/admin.sock',
+  'sidekick heal --dry-run',
 ])
   .addCommand(shipCommand('ship'))
   .addCommand(probeCommand('probe'))
-  .addCommand(haproxyCommand('haproxy'));
+  .addCommand(haproxyCommand('haproxy'))
+  .addCommand(healCommand('heal'));
 
 void runProgram(program);

@@ -2,6 +2,8 @@
 
 /** Dockerfile target -> image repository, e.g. { ship: 'sidekick-ship', ... }. */
 export declare const IMAGES: Readonly<Record<string, string>>;
+/** Stand-ins for the public images of docker-compose.elk.yml: { app, haproxy, opensearch } -> repository. */
+export declare const STANDINS: Readonly<Record<string, string>>;
 /** The official base images/Dockerfile names by default (node:24-bookworm-slim). */
 export declare const NODE_IMAGE: string;
 /** The repository root, the build context. */
@@ -22,8 +24,6 @@ export interface BuildOptions {
 export interface BuildResult {
   /** The base image reference the images were built on. */
   base: string;
-  /** The content hash in every `build-<hash>` tag. */
-  hash: string;
   /** target -> `<repo>:build-<hash>` */
   images: Record<string, string>;
 }
@@ -32,7 +32,9 @@ export interface BuildResult {
 export declare function dockerUnavailableReason(): string | null;
 /** The base image to build on (see build.js): the official one, a forced one, or the offline stand-in. */
 export declare function nodeImage(options?: { standin?: boolean; log?: (line: string) => void }): Promise<string>;
-/** Builds what is not built yet (one build per content hash, serialised across processes). */
+/** Builds sidekick's images not built yet (one build per content hash, serialised across processes). */
 export declare function buildImages(options?: BuildOptions): Promise<BuildResult>;
+/** Builds the stand-ins not built yet (opensearch: the Maven-built test engine, built first when needed). */
+export declare function buildStandins(options?: BuildOptions): Promise<BuildResult>;
 /** Runs a command in the repository root; resolves to its stdout, rejects with the tail of its output. */
 export declare function run(cmd: string, args: string[], log: (line: string) => void, options?: { timeoutMs?: number; env?: NodeJS.ProcessEnv; cwd?: string }): Promise<string>;

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `npm run demo`: the three sidekicks at work on this machine, no Docker needed.
+// `npm run demo`: the three sidekicks at work on this machine, no Docker needed (`npm run demo -- --docker`: the same
+// tour in containers, scripts/demo-docker.mjs).
 // Starts an embedded OpenSearch (or uses SIDEKICK_ES_URL), writes and rotates an app's log file, ships every line
 // with sidekick-ship and checks each one is stored exactly once, probes the app's heartbeat and port with
 // sidekick-probe, and reads a real HAProxy's state with sidekick-haproxy when HAProxy is installed.
@@ -10,29 +11,20 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import engine from '../test/engine/engine.js';
+import { check, es, finish, say, show } from './demo-common.mjs';
+
+if (process.argv.includes('--docker')) await import('./demo-docker.mjs'); // it ends the process
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = (name) => join(root, 'dist', 'cmd', `${name}.js`);
 const work = mkdtempSync(join(tmpdir(), 'sidekick-demo-'));
-const say = (text) => process.stdout.write(`\n\x1b[1m== ${text}\x1b[0m\n`);
-let failures = 0;
 
-function run(name, args, { show = true } = {}) {
-  if (show) process.stdout.write(`$ ${name} ${args.map((a) => (/[\s*]/.test(a) ? `'${a}'` : a)).join(' ')}\n`);
+function run(name, args, { show: visible = true } = {}) {
+  if (visible) show([name, ...args]);
   const r = spawnSync(process.execPath, [bin(name), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  if (show && r.stdout) process.stdout.write(r.stdout);
-  if (show && r.stderr && r.status !== 0) process.stdout.write(r.stderr);
+  if (visible && r.stdout) process.stdout.write(r.stdout);
+  if (visible && r.stderr && r.status !== 0) process.stdout.write(r.stderr);
   return r;
-}
-
-function check(ok, text) {
-  process.stdout.write(`${ok ? '\x1b[32m✔' : '\x1b[31m✘'} ${text}\x1b[0m\n`);
-  if (!ok) failures++;
-}
-
-async function es(url, method, path, body) {
-  const res = await fetch(url + path, { method, headers: { 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
-  return res.json();
 }
 
 if (!existsSync(bin('sidekick'))) {
@@ -125,5 +117,4 @@ try {
   if (handle) await handle.stop();
   rmSync(work, { recursive: true, force: true });
 }
-say(failures ? `${failures} demo check(s) failed` : 'demo finished: every check passed');
-process.exit(failures ? 1 : 0);
+finish();

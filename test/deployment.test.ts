@@ -52,6 +52,7 @@ describe('images/Dockerfile', () => {
     ['ship', 'sidekick-ship'],
     ['probe', 'sidekick-probe'],
     ['haproxy', 'sidekick-haproxy'],
+    ['heal', 'sidekick-heal'],
     ['sidekick', 'sidekick'],
   ])('target %s runs %s, a built entry point, as a non-root user', (target, bin) => {
     const stage = byName.get(target);
@@ -88,6 +89,8 @@ describe('images/Dockerfile', () => {
       for (const v of svc.volumes ?? []) {
         const [src] = v.split(':');
         if (src.startsWith('.')) expect([v, existsSync(join(root, src))]).toEqual([v, true]);
+        // The one host path a service may mount: the engine's socket, for heal.
+        else if (src.startsWith('/')) expect([name, src]).toEqual(['heal', '/var/run/docker.sock']);
         else expect([v, src in compose.volumes]).toEqual([v, true]);
       }
     }
@@ -251,7 +254,7 @@ describeWithEngine('the compose deployment, run as local processes', () => {
 
     // The demo's haproxy.cfg with the app and its sidekick on loopback and faster checks.
     const cfg = readFileSync(join(root, 'images/demo/haproxy.cfg'), 'utf8')
-      .replaceAll('/var/run/haproxy', hostPath('lb', '/var/run/haproxy'))
+      .replaceAll('/var/lib/haproxy', hostPath('lb', '/var/lib/haproxy'))
       .replace('bind :80', `bind 127.0.0.1:${ports.lb}`)
       .replace('app:8000', `127.0.0.1:${appPort}`)
       .replace('agent-port 8081', `agent-port ${ports.agent}`)

@@ -139,6 +139,19 @@ export const hostPort = () =>
     return parsed;
   });
 
+/** A webhook: a URL, or `{url, headers, timeout}`; validated into the second form (timeout in milliseconds, default 5 s). */
+export const webhookTarget = () =>
+  z
+    .union([
+      z.url(),
+      z.strictObject({
+        url: z.url(),
+        headers: z.record(z.string(), z.string()).default({}),
+        timeout: duration().default(5000),
+      }),
+    ])
+    .transform((w) => (typeof w === 'string' ? { url: w, headers: {}, timeout: 5000 } : w));
+
 export interface HostPort {
   host: string;
   port: number;

@@ -8,13 +8,16 @@ import { parseHostPort } from './config';
 
 export interface HttpReply {
   status: number;
-  body: unknown; // string is sent as text/plain, anything else as JSON
+  body: unknown; // string is sent as text/plain, a Buffer as is, anything else as JSON
   contentType?: string;
   /** Extra response headers (e.g. a page's Content-Security-Policy). */
   headers?: Record<string, string>;
 }
 
 export type Route = (req: IncomingMessage, url: URL) => HttpReply | Promise<HttpReply>;
+
+/** A route that takes a request body (read whole, at most `maxBodyBytes`). */
+export type PostRoute = (req: IncomingMessage, url: URL, body: Buffer) => HttpReply | Promise<HttpReply>;
 
 export interface HttpOptions {
   /** "host:port"; port 0 picks a free port. */
@@ -24,6 +27,10 @@ export interface HttpOptions {
   /** Liveness of the program itself; default always healthy. */
   health?: () => { ok: boolean; detail?: unknown };
   routes?: Record<string, Route>;
+  /** Routes answering POST only. */
+  post?: Record<string, PostRoute>;
+  /** Largest POST body accepted; a larger one gets 413. Default 64 KiB. */
+  maxBodyBytes?: number;
 }
 
 export interface HttpListener {
@@ -48,11 +55,15 @@ export async function startHttp(opts: HttpOptions): Promise<HttpListener> {
   };
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const route = routes[url.pathname];
-    if (!route) return send(res, { status: 404, body: { error: `no route ${url.pathname}`, routes: Object.keys(routes) } });
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, { status: 405, body: { error: 'only GET' } });
-    Promise.resolve()
-      .then(() => route(req, url))
+    const route = Object.hasOwn(routes, url.pathname) ? routes[url.pathname] : undefined;
+    const postRoute: PostRoute | undefined = opts.post?.[url.pathname];
+    if (!route && !postRoute) return send(res, { status: 404, body: { error: `no route ${url.pathname}`, routes: [...Object.keys(routes), ...Object.keys(opts.post ?? {})] } });
+    if (postRoute && req.method !== 'POST') return send(res, { status: 405, body: { error: 'only POST' } });
+    if (route && req.method !== 'GET' && req.method !== 'HEAD') return send(res, { status: 405, body: { error: 'only GET' } });
+    const answered = postRoute
+      ? readLimited(req, opts.maxBodyBytes ?? 65_536).then((body) => (body ? postRoute(req, url, body) : { status: 413, body: { error: 'body too large' } }))
+      : Promise.resolve().then(() => route!(req, url));
+    answered
       .then(
         (reply) => send(res, reply),
         (err: unknown) => {
@@ -83,9 +94,23 @@ export async function startHttp(opts: HttpOptions): Promise<HttpListener> {
   };
 }
 
+/** The request body, or undefined once it passes `limit` bytes (the rest is drained, not kept). */
+function readLimited(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= limit) chunks.push(c);
+    });
+    req.on('end', () => resolve(size <= limit ? Buffer.concat(chunks) : undefined));
+    req.on('error', reject);
+  });
+}
+
 function send(res: ServerResponse, reply: HttpReply): void {
-  const isText = typeof reply.body === 'string';
-  const body = isText ? (reply.body as string) : JSON.stringify(reply.body, null, 2) + '\n';
+  const isText = typeof reply.body === 'string' || Buffer.isBuffer(reply.body);
+  const body = isText ? (reply.body as string | Buffer) : JSON.stringify(reply.body, null, 2) + '\n';
   res.writeHead(reply.status, {
     ...reply.headers,
     'content-type': reply.contentType ?? (isText ? 'text/plain; charset=utf-8' : 'application/json'),

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import type { HttpReply, Route } from './http';
 import { formatSize } from './units';
 import { VERSION } from './version';
@@ -21,12 +22,18 @@ export type Part = Html | string | number | boolean | null | undefined | readonl
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
+const SPECIAL = /[&<>"']/;
+const SPECIALS = /[&<>"']/g;
+
 /** Text made safe for HTML content and quoted attribute values. */
 export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+  // Most text has nothing to escape: testing first is several times faster than replacing (a page of 1,000 checks).
+  return SPECIAL.test(text) ? text.replace(SPECIALS, (c) => ESCAPES[c]!) : text;
 }
 
 function render(part: Part): string {
+  if (typeof part === 'string') return escapeHtml(part);
+  if (typeof part === 'number') return String(part);
   if (part instanceof Html) return part.text;
   if (Array.isArray(part)) return part.map(render).join('');
   if (part === null || part === undefined || part === false) return '';
@@ -163,14 +170,22 @@ ${f.main}
 `.text;
 }
 
-/** A page as an HTTP reply, with the security headers. */
-export function pageReply(body: string): HttpReply {
-  return { status: 200, body, contentType: 'text/html; charset=utf-8', headers: PAGE_HEADERS };
+/** Pages larger than this go gzipped to a browser that accepts it (a page of 1,000 checks: 1.7 MB, 26 KB gzipped). */
+const GZIP_OVER = 16 * 1024;
+
+/** A page as an HTTP reply, with the security headers; gzipped when large and the client accepts gzip. */
+export function pageReply(body: string, acceptEncoding = ''): HttpReply {
+  const reply: HttpReply = { status: 200, body, contentType: 'text/html; charset=utf-8', headers: { ...PAGE_HEADERS, vary: 'accept-encoding' } };
+  if (body.length > GZIP_OVER && /\bgzip\b/.test(acceptEncoding)) {
+    reply.body = gzipSync(body, { level: 1 });
+    reply.headers!['content-encoding'] = 'gzip';
+  }
+  return reply;
 }
 
 /** Routes for a program's page at `/` and the assets it loads. */
 export function pageRoutes(page: () => string | Promise<string>): Record<string, Route> {
-  const routes: Record<string, Route> = { '/': async () => pageReply(await page()) };
+  const routes: Record<string, Route> = { '/': async (req) => pageReply(await page(), String(req.headers['accept-encoding'] ?? '')) };
   for (const [name, asset] of Object.entries(loadAssets())) {
     routes[`/assets/${name}`] = () => ({
       status: 200,

@@ -1,12 +1,15 @@
 // Pushes events to webhook URLs: one ordered, bounded queue per URL, POSTed with retry and exponential backoff
 // with jitter. Failures are logged and counted, never thrown: a broken receiver must not stop the program.
 import type { Logger } from './log';
+import { signatureHeaders } from './signature';
 
 export interface WebhookTarget {
   url: string;
   headers?: Record<string, string>;
   /** Per-request timeout; default 5 s. */
   timeoutMs?: number;
+  /** Shared secret: each attempt carries X-Sidekick-Timestamp and X-Sidekick-Signature (see signature.ts). */
+  secret?: string;
 }
 
 export interface WebhookOptions {
@@ -119,7 +122,10 @@ class Queue {
       this.changed();
       let delivered = false;
       for (let attempt = 1; attempt <= maxAttempts && !this.closed; attempt++) {
-        const failure = await httpCall(this.target.url, 'POST', { 'content-type': 'application/json', ...this.target.headers }, body, this.target.timeoutMs ?? 5000);
+        // Signed per attempt: a retry carries a fresh timestamp, so the receiver's replay window does not refuse it.
+        const signed = this.target.secret ? signatureHeaders(this.target.secret, body) : {};
+        const headers = { 'content-type': 'application/json', ...this.target.headers, ...signed };
+        const failure = await httpCall(this.target.url, 'POST', headers, body, this.target.timeoutMs ?? 5000);
         if (!failure) {
           delivered = true;
           break;

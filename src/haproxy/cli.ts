@@ -16,6 +16,7 @@ import { Watcher, type TransitionalMode, type WatchEvent } from './watch';
 import { renderWatchPage, type WatchStateBody } from './page';
 import { pageRoutes } from '../common/page';
 import { Webhooks } from '../common/webhooks';
+import { readSecret } from '../common/secrets';
 import { Counter, Gauge, Histogram } from 'prom-client';
 
 const DEFAULT_SOCKET = '/run/haproxy/admin.sock';
@@ -170,7 +171,7 @@ function watchCommand(prog: string): Command {
     withSocketOptions(cmd, 'prompt')
       .addOption(new Option('--interval <duration>', 'time between polls').default(2000, '2s').argParser(parseWith('--interval', positiveDuration, DURATION_EXPECTED)))
       .addOption(
-        new Option('--webhook <url>', 'POST each event as JSON to this URL (repeatable; retried with backoff, bounded queue)')
+        new Option('--webhook <url>', 'POST each event as JSON to this URL (repeatable; retried with backoff, bounded queue; signed when SIDEKICK_HAPROXY_WEBHOOK_SECRET or SIDEKICK_HAPROXY_WEBHOOK_SECRET_FILE is set)')
           // The environment variable may hold several URLs separated by commas or spaces.
           .argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), ...v.split(/[\s,]+/).filter(Boolean).map(checkUrl)])
           .env('SIDEKICK_HAPROXY_WEBHOOKS'),
@@ -192,7 +193,9 @@ function watchCommand(prog: string): Command {
     const httpAddress = httpFlag ? o.http : (o.listen ?? o.http);
     const logger = createLogger({ name: 'sidekick-haproxy', level: o.logLevel, format: o.logFormat });
     const webhooks = o.webhook ?? [];
-    const sender = webhooks.length > 0 ? new Webhooks({ targets: webhooks.map((url) => ({ url })), logger, maxQueue: o.webhookQueue }) : undefined;
+    const env = process.env;
+    const secret = readSecret('SIDEKICK_HAPROXY_WEBHOOK_SECRET_FILE', env.SIDEKICK_HAPROXY_WEBHOOK_SECRET, env.SIDEKICK_HAPROXY_WEBHOOK_SECRET_FILE);
+    const sender = webhooks.length > 0 ? new Webhooks({ targets: webhooks.map((url) => ({ url, secret })), logger, maxQueue: o.webhookQueue }) : undefined;
     const registry = newRegistry('sidekick-haproxy');
     const events = new Counter({ name: 'sidekick_haproxy_events_total', help: 'Events emitted', labelNames: ['event'], registers: [registry] });
     const polls = new Counter({ name: 'sidekick_haproxy_polls_total', help: 'Polls of the runtime API', labelNames: ['result'], registers: [registry] });

@@ -125,7 +125,7 @@ function serverRow(s: ViewItem, now: number): Html {
 
 /** HAProxy's own status text where it says more than the state word (UP 1/3, DOWN (agent), OPEN). */
 function statusNote(x: { state: ServerState; status: string }): Html | '' {
-  return x.status.toLowerCase() === x.state ? '' : html` <span class="muted">${x.status}</span>`;
+  return x.status.toLowerCase().replace(/ /g, '-') === x.state ? '' : html` <span class="muted">${x.status}</span>`;
 }
 
 function frontendTable(frontends: FrontendView[]): Html {

@@ -14,6 +14,8 @@ export interface ServerStateEvent {
   status: string;
   check_status?: string;
   check_desc?: string;
+  /** The server's address as HAProxy shows it (`10.0.0.5:8000`), so a receiver can find the container behind it. */
+  addr?: string;
   at: string;
 }
 
@@ -70,7 +72,7 @@ export interface TrackerOptions {
 }
 
 /** Columns watch needs; parsing only these keeps a 10k-server poll cheap. */
-export const WATCH_COLUMNS = ['check_status', 'check_desc', 'check_duration', 'agent_status', 'agent_desc', 'weight', 'scur', 'lastchg', 'act', 'bck', 'chkfail', 'chkdown'];
+export const WATCH_COLUMNS = ['addr', 'check_status', 'check_desc', 'check_duration', 'agent_status', 'agent_desc', 'weight', 'scur', 'lastchg', 'act', 'bck', 'chkfail', 'chkdown'];
 
 interface Tracked {
   reported: ServerState;
@@ -200,6 +202,7 @@ export class StateTracker {
       status: row.status,
       ...(typeof f.check_status === 'string' ? { check_status: f.check_status } : {}),
       ...(typeof f.check_desc === 'string' ? { check_desc: f.check_desc } : {}),
+      ...(typeof f.addr === 'string' ? { addr: f.addr } : {}),
       at,
     };
   }

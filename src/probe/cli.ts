@@ -210,7 +210,7 @@ function serveCommand(): Command {
     .option('--http <host:port>', 'HTTP address: the status page at /, /healthz /readyz /checks /metrics; env SIDEKICK_PROBE_HTTP; default 0.0.0.0:8080')
     .addOption(new Option('--listen <host:port>', 'old name of --http').hideHelp())
     .option('--agent <host:port>', 'HAProxy agent-check address; env SIDEKICK_PROBE_AGENT')
-    .option('--webhook <url>', 'POST state changes here (repeatable); env SIDEKICK_PROBE_WEBHOOKS (comma-separated)', collect((t: string) => t));
+    .option('--webhook <url>', 'POST state changes here (repeatable); env SIDEKICK_PROBE_WEBHOOKS (comma-separated); signed when SIDEKICK_PROBE_WEBHOOK_SECRET or SIDEKICK_PROBE_WEBHOOK_SECRET_FILE is set', collect((t: string) => t));
   withLogOptions(cmd).action(async (o: { config: string; http?: string; listen?: string; agent?: string; webhook?: string[]; logLevel: string; logFormat: 'auto' | 'json' | 'text' }) => {
     // Before the configuration is parsed: parsing a large checks.yml would otherwise grow V8's young generation.
     (await import('./serve')).keepYoungGenerationSmall();

@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from '../common/errors';
-import { duration, hostPort, loadConfig, readYamlFile, type FlagValue } from '../common/config';
+import { duration, hostPort, loadConfig, readYamlFile, webhookTarget, type FlagValue } from '../common/config';
+import { readSecret } from '../common/secrets';
 import { parseJsonPathSpec, parseStatusRanges, regexError, STATUS_EXPECTED } from './parse';
 import type { CheckConfig, Kind, Role, Target } from './types';
 
@@ -127,22 +128,13 @@ const agentReplies = {
   starting: z.string().default('down'),
 };
 
-const webhook = z.union([
-  z.url(),
-  z.strictObject({
-    url: z.url(),
-    headers: z.record(z.string(), z.string()).default({}),
-    timeout: duration().default(5000),
-  }),
-]);
-
 const defaults = z.strictObject(timing).default({});
 
 export const probeConfigSchema = z
   .strictObject({
     http: z.string().default('0.0.0.0:8080'),
     agent: z.union([z.string(), z.strictObject({ listen: z.string(), ...agentReplies })]).optional(),
-    webhooks: z.array(webhook).default([]),
+    webhooks: z.array(webhookTarget()).default([]),
     webhook_queue: positiveInt().default(1000),
     webhook_attempts: positiveInt().default(8),
     history: positiveInt().max(1000).default(10),
@@ -180,6 +172,8 @@ export interface ProbeSettings {
   http: string;
   agent?: AgentOptions;
   webhooks: WebhookOptions[];
+  /** Signs every webhook request (X-Sidekick-Signature) when set; from SIDEKICK_PROBE_WEBHOOK_SECRET or its _FILE. */
+  webhook_secret?: string;
   webhook_queue: number;
   webhook_attempts: number;
   history: number;
@@ -218,7 +212,8 @@ export function loadProbeConfig(file: string | undefined, flags: FlagValue[] = [
         : typeof raw.agent === 'string'
           ? { listen: raw.agent, healthy: 'up ready', unhealthy: 'down', starting: 'down' }
           : raw.agent,
-    webhooks: raw.webhooks.map((w) => (typeof w === 'string' ? { url: w, headers: {}, timeout: 5000 } : w)),
+    webhooks: raw.webhooks,
+    webhook_secret: readSecret('SIDEKICK_PROBE_WEBHOOK_SECRET_FILE', env.SIDEKICK_PROBE_WEBHOOK_SECRET, env.SIDEKICK_PROBE_WEBHOOK_SECRET_FILE),
     webhook_queue: raw.webhook_queue,
     webhook_attempts: raw.webhook_attempts,
     history: raw.history,

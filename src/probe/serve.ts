@@ -55,7 +55,7 @@ export async function serve(settings: ProbeSettings, opts: ServeOptions): Promis
   const emit = opts.events ?? ((line: string) => process.stdout.write(line));
   const registry = newRegistry('sidekick-probe');
   const webhooks = new Webhooks({
-    targets: settings.webhooks.map((w) => ({ url: w.url, headers: w.headers, timeoutMs: w.timeout })),
+    targets: settings.webhooks.map((w) => ({ url: w.url, headers: w.headers, timeoutMs: w.timeout, secret: settings.webhook_secret })),
     maxQueue: settings.webhook_queue,
     maxAttempts: settings.webhook_attempts,
     backoffMs: 250,

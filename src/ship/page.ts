@@ -16,29 +16,29 @@ export function renderShipPage(s: ShipStatus, opts: { startedAt: number }): stri
   const main = html`
 <section class="tiles" aria-label="Overall">
   <div class="tile big ${engineTone}" id="engine">
-    <div class="label">Engine · ${e.index}</div>
+    <div class="label">Engine</div>
     <div class="value ${engineTone}">${e.reachable ? 'Reachable' : 'Unreachable'}</div>
-    <div class="sub"><span class="mono">${e.urls.join(', ')}</span>${e.reachable ? '' : html`<br><strong>failing for ${span(e.unreachable_for_ms)}</strong>${e.last_error ? `: ${e.last_error}` : ''}`}</div>
+    <div class="sub"><span class="mono">${e.urls.join(', ')}</span> → <span class="mono">${e.index}</span>${e.reachable ? '' : html`<br><strong>failing for ${span(e.unreachable_for_ms)}</strong>${e.last_error ? `: ${e.last_error}` : ''}`}</div>
   </div>
   <div class="tile big ${lagTone}" id="lag">
     <div class="label">Behind</div>
     <div class="value ${lagTone}">${lagBytes === 0 ? 'Caught up' : bytes(lagBytes)}</div>
-    <div class="sub">${lagBytes === 0 ? `every line of ${s.files.length} file${s.files.length === 1 ? '' : 's'} acknowledged` : `in ${behind.length} of ${s.files.length} files · oldest unacknowledged ${span(maxLag * 1000)}`}</div>
+    <div class="sub">${lagBytes === 0 ? `every line of ${s.files.length} file${s.files.length === 1 ? '' : 's'} stored` : `in ${behind.length} of ${s.files.length} files · oldest for ${span(maxLag * 1000)}`}</div>
   </div>
   <div class="tile" id="requests">
     <div class="label">Requests in flight</div>
     <div class="value">${s.requests.in_flight} <span class="muted">/ ${s.requests.concurrency}</span></div>
-    <div class="sub">${s.requests.queued} batch${s.requests.queued === 1 ? '' : 'es'} waiting · ${bytes(s.bytes_pending)} held, ${Math.round(budgetUse * 100)}% of the memory budget</div>
+    <div class="sub">${s.requests.queued} waiting · ${bytes(s.bytes_pending)} held (${Math.round(budgetUse * 100)}% of budget)</div>
   </div>
   <div class="tile" id="retries">
     <div class="label">Retries</div>
     <div class="value ${s.retries.request + s.retries.item > 0 ? 'warn' : ''}">${count(s.retries.request + s.retries.item)}</div>
-    <div class="sub">${count(s.retries.request)} requests · ${count(s.retries.item)} documents</div>
+    <div class="sub">${count(s.retries.request)} requests · ${count(s.retries.item)} docs</div>
   </div>
   <div class="tile" id="dead-letters">
     <div class="label">Dead letters</div>
     <div class="value ${s.dead_letters > 0 ? 'bad' : ''}">${count(s.dead_letters)}</div>
-    <div class="sub">refused by the engine for good; in dead-letter.ndjson</div>
+    <div class="sub">refused for good</div>
   </div>
   <div class="tile" id="rate">
     <div class="label">Lines read</div>
@@ -60,7 +60,6 @@ ${s.files.length === 0
     headline,
     refreshMs: 1000,
     links: ['/status', '/healthz', '/metrics'],
-    about: html`<span class="about">to <span class="mono">${e.index}</span></span>`,
     startedAt: opts.startedAt,
     main,
   });

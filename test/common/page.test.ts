@@ -60,4 +60,21 @@ describe('renderPage and pageRoutes', () => {
       await http.close();
     }
   });
+
+  it('sends a large page gzipped to a client that accepts it, and plain to one that does not', async () => {
+    const rows = Array.from({ length: 2000 }, (_v, i) => html`<p>row ${i}</p>`);
+    const page = renderPage({ program: 'sidekick-test', headline: 'big', refreshMs: 1000, links: [], startedAt: Date.now(), main: html`${rows}` });
+    const http = await startHttp({ listen: '127.0.0.1:0', logger, routes: pageRoutes(() => page) });
+    try {
+      const zipped = await fetch(`${http.url}/`, { headers: { 'accept-encoding': 'gzip' } });
+      expect(zipped.headers.get('content-encoding')).toBe('gzip');
+      expect(Number(zipped.headers.get('content-length'))).toBeLessThan(page.length / 4);
+      expect(await zipped.text()).toBe(page);
+      const plain = await fetch(`${http.url}/`, { headers: { 'accept-encoding': 'identity' } });
+      expect(plain.headers.get('content-encoding')).toBeNull();
+      expect(await plain.text()).toBe(page);
+    } finally {
+      await http.close();
+    }
+  });
 });

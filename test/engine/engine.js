@@ -115,6 +115,9 @@ async function buildEngine(options = {}) {
   const rest = output.split(String.fromCharCode(27)).map((part, i) => (i === 0 ? part : part.replace(/^\[[0-9;]*m/, ''))).join('').trim();
   if (rest) log(rest);
   if (!fs.existsSync(CLASSPATH_FILE)) throw new Error(`Maven build finished but ${CLASSPATH_FILE} is missing`);
+  // build-classpath leaves an unchanged classpath.txt untouched, and buildReason() dates the build by it.
+  const now = new Date();
+  fs.utimesSync(CLASSPATH_FILE, now, now);
   return { built: true, reason, ms: Date.now() - started };
 }
 

@@ -1,10 +1,10 @@
 // The probe's status page in a real Chromium against the built `sidekick-probe serve`: a heartbeat that goes stale
 // and fresh again shows up without a reload, the page survives a restart of the program, and it is complete,
 // escaped and self-contained (CSP, no request off the machine, readable with scripts off).
-import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeWithBrowser, markDocument, openBrowser, shows, stillSameDocument, type BrowserSession } from '../support/browser';
+import { Program } from '../support/program';
 import { freePort, waitUntil } from '../support/wait';
 import { CLI, tcpServer, tempDir } from './helpers';
 
@@ -12,27 +12,12 @@ describeWithBrowser('sidekick-probe status page', () => {
   let heartbeat: string;
   let config: string;
   let base: string;
-  let child: ChildProcess | undefined;
+  let probe: Program;
   let tcp: Awaited<ReturnType<typeof tcpServer>>;
   let b: BrowserSession;
   // The worker's heartbeat: touched every 200ms while it is alive.
   let beating = true;
   let beat: NodeJS.Timeout | undefined;
-
-  async function start(): Promise<void> {
-    child = spawn(process.execPath, [CLI, 'serve', '--config', config, '--log-format', 'json'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    child.stderr!.resume();
-    await waitUntil('the probe to answer', () => fetch(`${base}/healthz`).then(() => true, () => false), 15_000);
-  }
-
-  async function stop(): Promise<void> {
-    const c = child;
-    child = undefined;
-    if (!c || c.exitCode !== null) return;
-    const exited = new Promise((resolve) => c.once('exit', resolve));
-    c.kill('SIGTERM');
-    await exited;
-  }
 
   beforeAll(async () => {
     const dir = tempDir('sidekick-probe-page-');
@@ -54,14 +39,14 @@ describeWithBrowser('sidekick-probe status page', () => {
         '',
       ].join('\n'),
     );
-    await start();
+    probe = await new Program(CLI, ['serve', '--config', config, '--log-format', 'json'], `${base}/healthz`).start();
     b = await openBrowser();
   });
 
   afterAll(async () => {
     clearInterval(beat);
     await b?.close();
-    await stop();
+    await probe?.stop();
     await tcp?.close();
   });
 
@@ -99,11 +84,11 @@ describeWithBrowser('sidekick-probe status page', () => {
 
   it('says when the probe cannot be reached and picks up again after it restarts on the same port', async () => {
     await markDocument(b.page);
-    await stop();
+    await probe.stop();
     await shows(b.page, '#conn', /^Cannot reach sidekick-probe .* since \d\d:\d\d:\d\d; retrying every 1s/);
     expect(await b.page.locator('#main.stale').count()).toBe(1);
 
-    await start();
+    await probe.start();
     await shows(b.page, '#conn', /sidekick-probe restarted; connected again at \d\d:\d\d:\d\d/);
     await waitUntil('the page to leave its stale look', async () => (await b.page.locator('#main.stale').count()) === 0, 10_000);
     await shows(b.page, 'tr[data-check="worker"] .state', /^(starting|healthy)$/);

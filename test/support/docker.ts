@@ -12,8 +12,8 @@
  * under CI=true it runs them and they fail: never a silent skip in CI. Images come from images/build.js: built on
  * the official base or the offline stand-in, once per content hash and machine, shared by every test file.
  */
-import { spawn } from 'node:child_process';
-import { buildImages, dockerUnavailableReason as engineReason, nodeImage } from '../../images/build';
+import { spawn, spawnSync } from 'node:child_process';
+import { buildImages, buildStandins, dockerUnavailableReason as engineReason, nodeImage } from '../../images/build';
 import { isCi } from './engine';
 
 /** Time a beforeAll that builds images may take on a machine that has never built them (base + all targets). */
@@ -58,16 +58,38 @@ export async function buildAllImages(targets?: string[]): Promise<Record<string,
   return (await buildImages({ targets, log })).images;
 }
 
+/** The local stand-ins for the compose stack's public images: { app, haproxy, opensearch } -> `<repo>:build-<hash>`. */
+export async function buildStandinImages(): Promise<Record<string, string>> {
+  return (await buildStandins({ log })).images;
+}
+
+export interface ComposeCommand {
+  /** How it is called, e.g. 'docker-compose 1.29.2' or 'docker compose v2.29.7'. */
+  readonly name: string;
+  /** The command line before the subcommand: ['docker-compose'] or ['docker', 'compose']. */
+  readonly argv: string[];
+}
+
+/** The Compose implementations installed here: docker-compose (1.x) and the docker CLI's compose plugin (v2). */
+export function composeCommands(): ComposeCommand[] {
+  const found: ComposeCommand[] = [];
+  for (const argv of [['docker-compose'], ['docker', 'compose']]) {
+    const r = spawnSync(argv[0], [...argv.slice(1), 'version', '--short'], { encoding: 'utf8', timeout: 20_000 });
+    if (r.status === 0) found.push({ name: `${argv.join(' ')} ${r.stdout.trim()}`, argv });
+  }
+  return found;
+}
+
 export interface DockerResult {
   code: number | null;
   stdout: string;
   stderr: string;
 }
 
-/** Runs the docker CLI; resolves with its exit status and output (never rejects for a non-zero status). */
-export function docker(args: string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<DockerResult> {
+/** Runs a command line (argv[0] and its arguments); resolves with its exit status and output, never rejecting for a non-zero status. */
+export function runCommand(argv: string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<DockerResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn('docker', args, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -79,6 +101,11 @@ export function docker(args: string[], options: { timeoutMs?: number; env?: Node
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** Runs the docker CLI (see runCommand). */
+export function docker(args: string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<DockerResult> {
+  return runCommand(['docker', ...args], options);
 }
 
 /** Like docker(), but throws naming the command and its output unless it exits 0; resolves to trimmed stdout. */

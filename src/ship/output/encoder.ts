@@ -143,26 +143,40 @@ export function makeEventEncoder(opts: EncodeOptions): (ev: Event) => Doc {
     let message: unknown = ev.message;
     let rest = '';
     let merged: JsonObject | undefined;
-    if (ev.fields) {
-      let others: JsonObject | undefined;
-      for (const [k, v] of Object.entries(ev.fields)) {
-        if (k === '@timestamp') continue;
-        if (k === 'message') {
-          if (message === undefined) message = v;
-          continue;
+    const fields = ev.fields;
+    if (fields) {
+      let special = false;
+      for (const k in fields) {
+        if (k === '@timestamp' || k === 'message' || k === 'log' || constantRoots.has(k)) {
+          special = true;
+          break;
         }
-        if (k === 'log') {
-          if (isObject(v)) for (const [lk, lv] of Object.entries(v)) if (!OWN_LOG_FIELDS.includes(lk)) log[lk] = lv;
-          continue;
-        }
-        if (constantRoots.has(k)) merged ??= structuredClone(constant);
-        (others ??= {})[k] = v;
       }
-      if (others) {
-        if (merged) {
-          merge(merged, others);
-          (merged.agent as JsonObject).type = 'sidekick-ship';
-        } else rest = ',' + JSON.stringify(others).slice(1, -1);
+      if (!special) {
+        const json = JSON.stringify(fields);
+        if (json.length > 2) rest = ',' + json.slice(1, -1);
+      } else {
+        let others: JsonObject | undefined;
+        for (const k in fields) {
+          const v = fields[k];
+          if (k === '@timestamp') continue;
+          if (k === 'message') {
+            if (message === undefined) message = v;
+            continue;
+          }
+          if (k === 'log') {
+            if (isObject(v)) for (const lk in v) if (!OWN_LOG_FIELDS.includes(lk)) log[lk] = v[lk];
+            continue;
+          }
+          if (constantRoots.has(k)) merged ??= structuredClone(constant);
+          (others ??= {})[k] = v;
+        }
+        if (others) {
+          if (merged) {
+            merge(merged, others);
+            (merged.agent as JsonObject).type = 'sidekick-ship';
+          } else rest = ',' + JSON.stringify(others).slice(1, -1);
+        }
       }
     }
     const source =

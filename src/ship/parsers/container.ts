@@ -4,7 +4,7 @@
 // pieces are joined again, per stream. `stream` and the runtime's time (as @timestamp) are kept.
 import { z } from 'zod';
 import { parseIsoTimestamp } from './timestamp';
-import { fieldsOf, flag, isObject, setError, setPath, type Emit, type Event, type Step, type StepFactory } from './parser';
+import { fieldsOf, flag, isObject, setError, setPath, spanning, type Emit, type Event, type Step, type StepFactory } from './parser';
 
 export const containerSchema = z.strictObject({
   format: z.enum(['auto', 'docker', 'cri']).default('auto'),
@@ -121,12 +121,13 @@ function join(pieces: Piece[], incomplete: boolean): Event {
   const ev: Event =
     pieces.length === 1
       ? first.ev
-      : {
-          ...first.ev,
-          next: last.ev.next,
-          text: pieces.map((p) => p.ev.text).join('\n'),
-          truncated: pieces.some((p) => p.ev.truncated),
-        };
+      : spanning(
+          first.ev,
+          last.ev,
+          pieces.map((p) => p.ev.text).join('\n'),
+          undefined,
+          pieces.some((p) => p.ev.truncated),
+        );
   ev.message = pieces.length === 1 ? first.text : pieces.map((p) => p.text).join('');
   const iso = first.time !== undefined ? parseIsoTimestamp(first.time) : undefined;
   if (iso) ev.timestamp = iso;

@@ -5,7 +5,7 @@
 // the next event), or `timeout` after its last line when no further line comes.
 import { z } from 'zod';
 import { duration, size } from '../../common/config';
-import { flag, type Emit, type Event, type Step, type StepFactory } from './parser';
+import { flag, spanning, type Emit, type Event, type Step, type StepFactory } from './parser';
 import { regexSource } from './options';
 
 /**
@@ -120,13 +120,7 @@ class Multiline implements Step {
       if (lines[i].truncated) truncated = true;
       if (i > 0) for (const f of lines[i].flags ?? []) flag(first, f);
     }
-    const ev: Event = {
-      ...first,
-      next: last.next,
-      text: texts.join('\n'),
-      message: messages.length > 0 ? messages.join('\n') : undefined,
-      truncated,
-    };
+    const ev = spanning(first, last, texts.join('\n'), messages.length > 0 ? messages.join('\n') : undefined, truncated);
     if (lines.length > 1) flag(ev, 'multiline');
     return ev;
   }

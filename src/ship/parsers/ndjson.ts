@@ -18,8 +18,8 @@ export type NdjsonConfig = z.output<typeof ndjsonSchema>;
 
 /** Removes from `decoded` every leaf the shipper's own fields already hold (overwrite_keys: false). */
 function withoutTaken(decoded: JsonObject, taken: JsonObject): void {
-  for (const k of Object.keys(decoded)) {
-    if (!(k in taken)) continue;
+  for (const k in taken) {
+    if (!(k in decoded)) continue;
     const d = decoded[k];
     const t = taken[k];
     if (isObject(d) && isObject(t)) withoutTaken(d, t);
@@ -74,7 +74,8 @@ class Ndjson implements Step {
           }
         }
       } else withoutTaken(decoded, this.ctx.constant);
-      mergeInto(fieldsOf(ev), decoded, overwrite);
+      if (ev.fields === undefined) ev.fields = decoded;
+      else mergeInto(ev.fields, decoded, overwrite);
     } else {
       setPath(fieldsOf(ev), target, decoded);
     }

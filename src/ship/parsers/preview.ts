@@ -3,7 +3,7 @@
 import { Framer } from '../input/framing';
 import type { Doc } from '../types';
 import { Chain, type Cut } from './chain';
-import type { Event, StepFactory } from './parser';
+import { eventOf, type Event, type StepFactory } from './parser';
 
 export interface PreviewOptions {
   steps: StepFactory[] | undefined;
@@ -26,7 +26,7 @@ export async function preview(bytes: Buffer, opts: PreviewOptions): Promise<Doc[
     : undefined;
   const framer = new Framer(file, opts.path, 0, opts.maxLine, (line) => {
     if (chain) chain.line(line);
-    else docs.push(opts.encodeLine({ ...line, message: line.text, fields: undefined, timestamp: undefined, flags: undefined }));
+    else docs.push(opts.encodeLine(eventOf(line)));
   });
   framer.push(bytes, 0, bytes.length, 0);
   framer.flush(bytes.length);

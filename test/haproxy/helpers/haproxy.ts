@@ -64,6 +64,8 @@ export { freePort, sleep };
 
 export interface ServerSpec {
   name: string;
+  /** Default 127.0.0.1. */
+  host?: string;
   port: number;
   /** Extra server-line keywords, e.g. "agent-check agent-port 1234 agent-inter 200ms". */
   extra?: string;
@@ -136,7 +138,7 @@ export class Haproxy {
       lines.push(`backend ${b.name}`);
       if (b.http) lines.push('  option httpchk GET /health');
       for (const s of b.servers) {
-        lines.push(`  server ${s.name} 127.0.0.1:${s.port}${s.check === false ? '' : ' check inter 200ms fall 2 rise 2'}${s.extra ? ' ' + s.extra : ''}`);
+        lines.push(`  server ${s.name} ${s.host ?? '127.0.0.1'}:${s.port}${s.check === false ? '' : ' check inter 200ms fall 2 rise 2'}${s.extra ? ' ' + s.extra : ''}`);
       }
     }
     return lines.join('\n') + '\n';

@@ -31,7 +31,8 @@ import org.opensearch.plugins.Plugin;
 import org.opensearch.transport.Netty4Plugin;
 
 /**
- * An OpenSearch 2.19 node for sidekick's tests: REST on 127.0.0.1:PORT, clean stop on SIGTERM/SIGINT.
+ * An OpenSearch 2.19 node for sidekick's tests: REST on 127.0.0.1:PORT (or on the address in the system property
+ * sidekick.engine.http.host), clean stop on SIGTERM/SIGINT.
  * Alone (the default) it is a single-node cluster whose data lives in a temp directory deleted on exit.
  * With {@code --seed-hosts} it is one node of a multi-node cluster on loopback: its own data path
  * ({@code --data}, kept on exit so a killed node can be restarted on it), its own transport port, and
@@ -117,6 +118,8 @@ public final class EmbeddedOpenSearch {
             .put("path.data", data.toString())
             .put("path.logs", home.resolve("logs").toString())
             .put("network.host", "127.0.0.1")
+            // In a container (images/stand-ins.Dockerfile) HTTP must answer on the container's address too.
+            .put("http.host", System.getProperty("sidekick.engine.http.host", "127.0.0.1"))
             .put("http.port", Integer.toString(port))
             .put("transport.port", transportPort)
             .put("http.type", "netty4")
