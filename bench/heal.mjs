@@ -41,6 +41,8 @@ const hwmMiB = (pid) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/
 const names = Array.from({ length: n }, (_, i) => `${label}-${i}`);
 const cleanup = () => spawnSync('docker', ['rm', '-f', ...names], { stdio: 'ignore' });
 cleanup();
+// Also when a step fails: the containers are this run's own, and nothing else removes them.
+process.on('exit', cleanup);
 for (const name of names) {
   docker('run', '-d', '--name', name, '--init', '--network', 'none', '-l', `${label}=true`, '--health-cmd', 'test -f /tmp/healthy', '--health-interval', '1s', '--health-retries', '1', image, 'sh', '-c', 'touch /tmp/healthy; exec sleep infinity');
 }
@@ -49,6 +51,7 @@ await until('healthy containers', () => names.every((c) => docker('inspect', '-f
 // The engine's own timestamps of the unhealthy transitions.
 const unhealthyAt = new Map();
 const events = spawn('docker', ['events', '--filter', `label=${label}=true`, '--filter', 'event=health_status', '--format', '{{json .}}']);
+process.on('exit', () => events.kill());
 let evBuf = '';
 events.stdout.on('data', (b) => {
   evBuf += b;
@@ -59,6 +62,7 @@ events.stdout.on('data', (b) => {
 });
 
 const heal = spawn(process.execPath, [join(root, 'dist/cmd/sidekick-heal.js'), '--label', label, '--http', '127.0.0.1:0', '--min-interval', '1h', '--max-interval', '1h', '--stop-timeout', '1s', '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+process.on('exit', () => heal.kill());
 let log = '';
 heal.stderr.on('data', (b) => (log += b));
 const actions = new Map();
