@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { exitWith, newCommand, parseWith, withLogOptions } from '../common/cli';
 import { UsageError, errorMessage } from '../common/errors';
-import { createLogger, safeUrl } from '../common/log';
+import { createLogger, redactUrl } from '../common/log';
 import { newRegistry } from '../common/metrics';
 import { startHttp, type HttpListener } from '../common/http';
 import { onShutdown } from '../common/shutdown';
@@ -237,7 +237,7 @@ async function run(globs: string[], opts: CliOptions): Promise<number> {
   // Listening and announced only once the signal handlers are installed: a SIGTERM sent on seeing either is a clean stop.
   if (cfg.http) http = await startHttp({ listen: cfg.http, logger, registry: metrics, health, routes: statusRoutes(status!, Date.now()) });
   logger.info(
-    { inputs: inputs.map((i) => ({ name: i.name, paths: i.paths, index: i.index, parsers: i.parsers.map((p) => Object.keys(p)[0]) })), es: cfg.es.urls.map(safeUrl), state_dir: cfg.state_dir, once: cfg.once },
+    { inputs: inputs.map((i) => ({ name: i.name, paths: i.paths, index: i.index, parsers: i.parsers.map((p) => Object.keys(p)[0]) })), es: cfg.es.urls.map(redactUrl), state_dir: cfg.state_dir, once: cfg.once },
     'sidekick-ship starting',
   );
   await input.start();
@@ -254,7 +254,11 @@ async function run(globs: string[], opts: CliOptions): Promise<number> {
     logger.error({ files: input.failures }, 'some files could not be read to their end; positions saved up to what was acknowledged');
     return 1;
   }
-  logger.info({ lines: pipeline.linesRead, bytes: formatSize(pipeline.bytesReadTotal) }, 'all lines acknowledged');
+  // A last line without its newline is not shipped (it may still be being written): say so rather than "all".
+  for (const p of input.partials) logger.warn(p, 'a partial last line is not shipped: it waits for its newline');
+  const partials = input.partials.length;
+  const done = partials === 0 ? 'all lines acknowledged' : `all complete lines acknowledged; ${partials} file${partials === 1 ? ' ends' : 's end'} in a partial line`;
+  logger.info({ lines: pipeline.linesRead, bytes: formatSize(pipeline.bytesReadTotal) }, done);
   return 0;
 }
 
