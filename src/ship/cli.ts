@@ -253,7 +253,11 @@ async function run(globs: string[], opts: CliOptions): Promise<number> {
     logger.error({ files: input.failures }, 'some files could not be read to their end; positions saved up to what was acknowledged');
     return 1;
   }
-  logger.info({ lines: pipeline.linesRead, bytes: formatSize(pipeline.bytesReadTotal) }, 'all lines acknowledged');
+  // A last line without its newline is not shipped (it may still be being written): say so rather than "all".
+  for (const p of input.partials) logger.warn(p, 'a partial last line is not shipped: it waits for its newline');
+  const partials = input.partials.length;
+  const done = partials === 0 ? 'all lines acknowledged' : `all complete lines acknowledged; ${partials} file${partials === 1 ? ' ends' : 's end'} in a partial line`;
+  logger.info({ lines: pipeline.linesRead, bytes: formatSize(pipeline.bytesReadTotal) }, done);
   return 0;
 }
 

@@ -2,10 +2,15 @@
 
 /** A file's identity, stable across renames and independent of inode reuse. */
 export interface FileIdentity {
-  /** Stable key used in the registry and in every document _id (e.g. a hash of dev, inode and the first bytes). */
+  /**
+   * Stable key used in the registry and in every document _id: a hash of device, inode, birth time and first line
+   * (input/identity.ts). '' while it cannot be derived yet (the content has no complete first line, so no line).
+   */
   key: string;
   dev: number;
   ino: number;
+  /** Birth time (statx), ns as decimal text; absent where the filesystem keeps none. */
+  btime?: string;
 }
 
 /** One line read from a file; offsets are byte offsets in that file. */

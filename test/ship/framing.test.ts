@@ -109,3 +109,30 @@ test('framing a large buffer of many lines keeps every line and offset', () => {
   expect(lines.map((l) => l.text)).toEqual(parts);
   for (const l of lines) expect(buf.toString('utf8', l.offset, l.next - 1)).toBe(l.text);
 });
+
+test('NUL padding before a line (a sparse hole after copytruncate) is skipped: the line keeps its own text and offset', () => {
+  const hole = Buffer.alloc(5000); // NULs
+  const { lines, framer } = frame(['old\n', Buffer.concat([hole.subarray(0, 3000)]), Buffer.concat([hole.subarray(3000), Buffer.from('new one\nnew two\n')])]);
+  expect(brief(lines)).toEqual([
+    ['old', 0, 4, false],
+    ['new one', 5004, 5012, false],
+    ['new two', 5012, 5020, false],
+  ]);
+  expect(framer.consumed).toBe(5020);
+});
+
+test('NUL padding does not count against max_line, and NULs inside a line are content', () => {
+  const { lines } = frame([Buffer.concat([Buffer.alloc(2000), Buffer.from('short line\na\u0000b\n')])], 100);
+  expect(brief(lines)).toEqual([
+    ['short line', 2000, 2011, false],
+    ['a\u0000b', 2011, 2015, false],
+  ]);
+});
+
+test('a hole still being written (NULs, no line yet) is no partial line', () => {
+  const { lines, framer } = frame(['done\n', Buffer.alloc(300)]);
+  expect(lines.map((l) => l.text)).toEqual(['done']);
+  expect(framer.partialStart).toBeUndefined();
+  const partial = frame(['done\n', Buffer.alloc(10), 'half']);
+  expect(partial.framer.partialStart).toBe(15);
+});

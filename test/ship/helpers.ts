@@ -1,7 +1,7 @@
 // Helpers for the shipper's end-to-end tests: run the built CLI as a real process against the real
 // engine (or the fault proxy in front of it), and check what the engine stored.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { esRequest, refresh } from '../support/engine';
@@ -51,6 +51,23 @@ export function startShipper(opts: {
   child.stdout!.resume();
   const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
   return { child, stderr: () => err, exited };
+}
+
+/**
+ * Per test: a fresh temporary directory in `dir`, and after the test the shipper left in `run` stopped (it must
+ * exit 0) and the directory removed.
+ */
+export function perTestShipper(): { dir: string; run: ShipperRun | undefined } {
+  const ctx: { dir: string; run: ShipperRun | undefined } = { dir: '', run: undefined };
+  beforeEach(() => {
+    ctx.dir = tempDir();
+  });
+  afterEach(async () => {
+    if (ctx.run) expect(await stopShipper(ctx.run)).toBe(0);
+    ctx.run = undefined;
+    rmSync(ctx.dir, { recursive: true, force: true });
+  });
+  return ctx;
 }
 
 /** Stops a run (SIGTERM) and returns its exit status. */

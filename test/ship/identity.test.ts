@@ -1,7 +1,7 @@
 // File identity decisions against a saved registry, with real files: resume, inode reuse, shrink while
 // stopped, and a copytruncate copy found after a restart. The input and pipeline run in-process; the
 // "engine" is a function that acknowledges at once and records what it was sent.
-import { statSync, mkdtempSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../../src/common/log';
@@ -148,4 +148,48 @@ test('a small file whose whole content is the head of another file does not give
   const shipped = [...one.docs, ...two.docs, ...three.docs].map((d) => `${d.line.path.split('/').pop()}: ${d.line.text.slice(0, 20)}`);
   expect(shipped.sort()).toEqual(['a.csv: timestamp,level,serv', 'b.csv: 2024-01-01T00:00:00Z', 'b.csv: timestamp,level,serv']);
   expect(two.docs[0].line.file.key).not.toBe(one.docs[0].line.file.key);
+});
+
+test('the key is derived from the file itself: after a lost state directory every line comes back with the _id it was stored with', async () => {
+  const file = join(dir, 'a.log');
+  writeFileSync(file, text('first', 40));
+  const one = await shipOnce([file]);
+  rmSync(join(dir, 'state'), { recursive: true, force: true });
+  writeFileSync(file, text('first', 40) + text('more', 5));
+  const two = await shipOnce([file]);
+  expect(two.docs.slice(0, 40).map((d) => d.id)).toEqual(one.docs.map((d) => d.id)); // 409s at the engine
+  expect(messages(two.docs.slice(40))).toEqual(text('more', 5).trimEnd().split('\n'));
+});
+
+test('a recycled inode holding the same bytes (another birth time) is new content: new key, read from 0', async () => {
+  const file = join(dir, 'a.log');
+  writeFileSync(file, text('same', 3));
+  const st = statSync(file, { bigint: true });
+  const fp = fingerprintOf(Buffer.from(text('same', 3)));
+  // What the registry knew of the deleted file whose inode this one got: same bytes, read to the end.
+  const reg = FileRegistry.load(join(dir, 'state'), logger);
+  reg.set({ key: 'deletedkey1', path: join(dir, 'old.log'), dev: Number(st.dev), ino: Number(st.ino), btime: String(st.birthtimeNs - 1000n), fp: fp.hash, fpLen: fp.len, offset: fp.len, seen: Date.now() });
+  await reg.save();
+  const { docs, registry } = await shipOnce([file]);
+  expect(messages(docs)).toEqual(text('same', 3).trimEnd().split('\n'));
+  expect(docs[0].line.file.key).not.toBe('deletedkey1');
+  expect(registry.get('deletedkey1')?.deleted).toBe(true);
+});
+
+test('a registry written by the previous version (minted keys, no birth time) still loads: each file continues under its key', async () => {
+  const file = join(dir, 'a.log');
+  const content = text('old', 30);
+  writeFileSync(file, content + text('new', 4));
+  const st = statSync(file);
+  const fp = fingerprintOf(Buffer.from(content).subarray(0, FINGERPRINT_BYTES));
+  const offset = Buffer.byteLength(text('old', 20));
+  // Exactly what the previous version wrote: version 1, a random 12-character key, no btime.
+  mkdirSync(join(dir, 'state'));
+  const v1 = { version: 1, files: [{ key: 'Zq3pV8kLm2Xw', path: file, dev: st.dev, ino: st.ino, fp: fp.hash, fpLen: fp.len, offset, seen: Date.now() }] };
+  writeFileSync(join(dir, 'state', 'registry.json'), JSON.stringify(v1));
+  const { docs, registry } = await shipOnce([file]);
+  expect(messages(docs)).toEqual([...text('old', 30).trimEnd().split('\n').slice(20), ...text('new', 4).trimEnd().split('\n')]);
+  expect(docs[0].id).toBe(`Zq3pV8kLm2Xw-${offset.toString(36)}`);
+  expect(registry.get('Zq3pV8kLm2Xw')).toMatchObject({ btime: String(statSync(file, { bigint: true }).birthtimeNs), offset: Buffer.byteLength(content + text('new', 4)) });
+  expect([...registry.all()]).toHaveLength(1);
 });

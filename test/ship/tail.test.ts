@@ -30,6 +30,7 @@ test('truncate-and-refill while catching up restarts at 0 under a new key: every
     room: () => (reads++ === 0 || !open_ ? undefined : new Promise<void>((r) => (open_ = r))),
     release: () => undefined,
     truncated: (t) => ({ key: 'k2', dev: t.file.dev, ino: t.file.ino }),
+    keyFor: () => Promise.resolve(undefined),
     fingerprint: () => undefined,
     bytesRead: () => undefined,
     failed: (_t, err) => {

@@ -5,12 +5,16 @@
 // bytes and flagged truncated; the rest of it, up to the next newline, is skipped, and the line is
 // emitted only when that newline is found so that its `next` offset is a true line boundary (a
 // restart never resumes in the middle of a line). Empty lines are skipped but their bytes still count.
+// NUL bytes before a line's first byte are padding, not content: a writer without O_APPEND goes on writing at its
+// old offset after copytruncate, leaving a sparse hole of NULs before its next line (Fluent Bit #3117). They are
+// skipped (a line's offset is that of its first byte after them) and never count against maxLine.
 import type { FileIdentity, Line } from '../types';
 
 export type LineSink = (line: Line) => void;
 
 const NL = 10;
 const CR = 13;
+const NUL = 0;
 
 export class Framer {
   /** Bytes of the current partial line (at most maxLine of them). */
@@ -39,6 +43,11 @@ export class Framer {
   push(buf: Buffer, start: number, end: number, pos: number): void {
     let i = start;
     while (i < end) {
+      if (buf[i] === NUL && this.carryLen === 0 && !this.skipping) {
+        while (i < end && buf[i] === NUL) i++;
+        this.lineStart = pos + (i - start);
+        continue;
+      }
       const nl = buf.indexOf(NL, i);
       if (nl === -1 || nl >= end) {
         this.hold(buf, i, end);
@@ -53,6 +62,11 @@ export class Framer {
       }
       i = nl + 1;
     }
+  }
+
+  /** Offset of the partial last line held (waiting for its newline), if any. */
+  get partialStart(): number | undefined {
+    return this.carryLen > 0 || this.skipping ? this.lineStart : undefined;
   }
 
   /** Emits the partial last line, if any (the file is being closed: no newline will come). */

@@ -1,10 +1,13 @@
 // File identity: which registry entry (and so which document _ids) a file on disk belongs to.
 //
-// A key is minted once per "content lifetime" of a file: a short hash of its device, inode and a
-// first-seen marker. The head fingerprint (a hash of the first bytes) is stored beside it so that a
-// recycled inode holding other bytes is taken for a new file, and so that the copy made by
-// copytruncate can be recognised as the content the key was minted for.
+// The key of a file's content is derived from the file itself: its device, inode, birth time (statx) and its first
+// line, so a shipper that lost its state directory finds the same keys again and its re-read lines are 409s, and a
+// recycled inode (another birth time) is other content even when it holds the same bytes. Where the filesystem
+// keeps no birth time, a key is minted at random (a lost state directory then re-sends, never loses). The head
+// fingerprint (a hash of the first bytes) is stored beside it so that content rewritten in place is taken for new
+// content, and so that the copy made by copytruncate can be recognised as the content the key was made for.
 import { createHash, randomBytes } from 'node:crypto';
+import type { BigIntStats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 
 /** Bytes of the head hashed into the fingerprint. */
@@ -41,12 +44,40 @@ export async function headMatches(fh: FileHandle, fp: Fingerprint): Promise<bool
   return fingerprintOf(head).hash === fp.hash;
 }
 
-/** A new key for a file's content; never reused, even for the same device and inode. */
-export function mintKey(dev: number, ino: number): string {
-  return createHash('sha1')
-    .update(`${dev}:${ino}:${Date.now()}:`)
-    .update(randomBytes(8))
+/** A 12-character key from a hash: base64url with - and _ replaced, so that it reads as one word in an _id. */
+function keyOf(hash: ReturnType<typeof createHash>): string {
+  return hash
     .digest('base64url')
     .slice(0, 12)
     .replace(/[-_]/g, (c) => (c === '-' ? 'x' : 'y'));
+}
+
+/** A new key for a file's content; never reused, even for the same device and inode (filesystems without birth time). */
+export function mintKey(dev: number, ino: number): string {
+  return keyOf(createHash('sha1').update(`${dev}:${ino}:${Date.now()}:`).update(randomBytes(8)));
+}
+
+/** A file's birth time (statx btime) in nanoseconds as decimal text; undefined where the filesystem keeps none. */
+export function birthTime(st: BigIntStats): string | undefined {
+  return st.birthtimeNs > 0n ? String(st.birthtimeNs) : undefined;
+}
+
+/**
+ * The bytes a content's key is derived from: its first line (newline included), or its first FINGERPRINT_BYTES
+ * bytes when that line is longer. Both are fixed once written, so the key comes out the same however far the file
+ * has grown. Undefined while neither is complete; `final` (the file will not grow: deleted) takes what there is.
+ */
+export function keyHead(head: Buffer, final = false): Buffer | undefined {
+  const nl = head.indexOf(10);
+  if (nl >= 0 && nl < FINGERPRINT_BYTES) return head.subarray(0, nl + 1);
+  if (head.length >= FINGERPRINT_BYTES) return head.subarray(0, FINGERPRINT_BYTES);
+  return final && head.length > 0 ? head : undefined;
+}
+
+/**
+ * The key of one content of a file, reproducible from the file: device, inode, birth time and the key head.
+ * `n` tells apart contents of one file (truncated in place and rewritten) whose first lines are the same.
+ */
+export function contentKey(dev: number, ino: number, btime: string, head: Buffer, n = 0): string {
+  return keyOf(createHash('sha1').update(`${dev}:${ino}:${btime}:${n}:`).update(head));
 }

@@ -1,7 +1,8 @@
 // The input side: scans the globs, decides each file's identity against the registry, and runs one
-// tailer per open file. Identity rules (see identity.ts): same device+inode and same head = same
-// content; a changed head or a shrunken file = new content (new key); a new inode whose head matches
-// content that was truncated away (copytruncate) continues that content's key and position.
+// tailer per open file. Identity rules (see identity.ts): same device+inode+birth time and same head = same
+// content; a changed head, a shrunken file or another birth time (a recycled inode) = new content (new key); a
+// deleted file's inode, when reused, is new content too; another inode whose head matches content that was
+// truncated away (copytruncate) continues that content's key and position.
 import { watch, type FSWatcher } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -9,8 +10,8 @@ import { glob, isDynamicPattern } from 'tinyglobby';
 import type { Logger } from '../../common/log';
 import type { FileSink } from '../parsers/chain';
 import type { FileIdentity, Line } from '../types';
-import { FINGERPRINT_BYTES, fingerprintOf, mintKey, readHead, type Fingerprint } from './identity';
-import type { FileRegistry, FileState } from './registry';
+import { birthTime, contentKey, FINGERPRINT_BYTES, fingerprintOf, keyHead, mintKey, readHead, type Fingerprint } from './identity';
+import type { FileRegistry } from './registry';
 import { Tailer, type TailOptions } from './tail';
 
 /**
@@ -65,6 +66,8 @@ export class Input {
   private rescan = false;
   /** Files whose reading failed (with --once the run then exits 1). */
   failures = 0;
+  /** --once: files that end in a partial line, left unshipped until its newline comes. */
+  readonly partials: { path: string; size: number; partial_offset: number; partial_bytes: number }[] = [];
 
   constructor(
     private readonly opts: InputOptions,
@@ -206,19 +209,21 @@ export class Input {
     const fh = await open(path, 'r');
     let handedOver = false;
     try {
-      const st = await fh.stat();
+      const big = await fh.stat({ bigint: true });
+      const st = { dev: Number(big.dev), ino: Number(big.ino), size: Number(big.size) };
+      const btime = birthTime(big);
       const id = `${st.dev}:${st.ino}`;
       if (this.tailers.has(id)) return; // opened under another name in this scan
       const head = await readHead(fh, Math.min(st.size, FINGERPRINT_BYTES));
-      const decision = this.identify(path, st.dev, st.ino, st.size, head);
+      const file: FileIdentity = { key: '', dev: st.dev, ino: st.ino, ...(btime !== undefined ? { btime } : {}) };
+      const decision = this.identify(path, file, st.size, head);
       if (decision === 'defer') return;
-      const { state, start, minted } = decision;
-      // A key minted for new content must be on disk before any of its lines can be stored under it: after a
+      const { key, start, fp, made } = decision;
+      file.key = key;
+      // A key made for new content must be on disk before any of its lines can be stored under it: after a
       // crash the content is then found again under the same key, and its replayed lines are 409s, not copies.
-      if (minted) await this.registry.save();
-      const fp: Fingerprint = { hash: state.fp, len: state.fpLen };
+      if (made) await this.registry.save();
       let failed = false;
-      const file: FileIdentity = { key: state.key, dev: st.dev, ino: st.ino };
       const sink: FileSink = this.opts.sources?.[source].open() ?? { line: (l) => this.sink.line(l), consumed: (k, p) => this.sink.consumed(k, p), closed: () => undefined };
       const tailer = new Tailer(fh, file, path, start, st.size, fp, this.opts, {
         line: (l) => sink.line(l),
@@ -227,6 +232,7 @@ export class Input {
         bytesRead: (n) => this.sink.bytesRead(n),
         consumed: (t, pos) => sink.consumed(t.key, pos),
         truncated: (t) => this.truncated(t),
+        keyFor: (t, newHead, final) => this.keyFor(t, newHead, final),
         fingerprint: (t, newFp) => this.registry.update(t.key, { fp: newFp.hash, fpLen: newFp.len }),
         failed: (t, err) => {
           failed = true;
@@ -241,28 +247,37 @@ export class Input {
       });
       handedOver = true;
       this.tailers.set(id, tailer);
-      this.logger.info({ path, key: state.key, offset: start, size: st.size }, 'following file');
+      this.logger.info({ path, key: key || undefined, offset: start, size: st.size }, 'following file');
     } finally {
       if (!handedOver) await fh.close();
     }
   }
 
-  /** Decides which content a newly opened file holds and where to start reading it. */
-  private identify(path: string, dev: number, ino: number, size: number, head: Buffer): { state: FileState; start: number; minted?: true } | 'defer' {
+  /**
+   * Decides which content a newly opened file holds and where to start reading it: its key ('' while it cannot be
+   * derived yet, see keyFor), its head fingerprint, and whether the key was made now (then saved before reading).
+   */
+  private identify(path: string, file: FileIdentity, size: number, head: Buffer): { key: string; start: number; fp: Fingerprint; made?: true } | 'defer' {
     const now = Date.now();
+    const { dev, ino, btime } = file;
     for (const e of this.registry.byInode(dev, ino)) {
       const sameHead = e.fpLen <= head.length && fingerprintOf(head, e.fpLen).hash === e.fp;
-      if (sameHead && size >= e.offset) {
-        this.registry.update(e.key, { path, seen: now });
-        return { state: e, start: this.sink.resumeAt(e.key) ?? e.offset };
+      // Another birth time: the file was deleted and its inode handed to a new one, whatever bytes it holds.
+      const recycled = e.btime !== undefined && btime !== undefined && e.btime !== btime;
+      if (!recycled && sameHead && size >= e.offset) {
+        // An entry of an earlier version has no birth time: it gets this one, and keeps its key.
+        this.registry.update(e.key, { path, seen: now, ...(e.btime === undefined && btime !== undefined ? { btime } : {}) });
+        return { key: e.key, start: this.sink.resumeAt(e.key) ?? e.offset, fp: { hash: e.fp, len: e.fpLen } };
       }
-      // Shrunk or rewritten while we were not looking, or a recycled inode: the old content is gone
-      // from here, though a copy of it may still turn up (copytruncate).
-      this.registry.update(e.key, { detached: true });
+      // Shrunk or rewritten while we were not looking: the old content is gone from here, though a copy of it may
+      // still turn up (copytruncate). A recycled inode's old file was deleted: nothing of it can turn up.
+      this.registry.update(e.key, recycled ? { deleted: true } : { detached: true });
     }
     if (head.length >= MIN_CLAIM_BYTES) {
       for (const e of this.registry.all()) {
         if (e.fpLen < MIN_CLAIM_BYTES || e.fpLen > head.length || fingerprintOf(head, e.fpLen).hash !== e.fp) continue;
+        // A copy is another file: content whose own inode is this one was rewritten in place or deleted, not copied.
+        if (e.deleted || (e.dev === dev && e.ino === ino)) continue;
         const live = [...this.tailers.values()].some((t) => t.key === e.key);
         if (live) {
           // Same head as a file being read: most likely copytruncate between its copy and its truncation.
@@ -287,32 +302,66 @@ export class Input {
         this.truncatedAt.delete(e.key);
         this.deferred.delete(path);
         this.logger.info({ path, key: e.key, from: e.path, offset: start }, 'recognised a copy of known content (copytruncate)');
-        this.registry.update(e.key, { path, dev, ino, detached: false, seen: now });
-        return { state: e, start };
+        this.registry.update(e.key, { path, dev, ino, btime, detached: false, seen: now });
+        return { key: e.key, start, fp: { hash: e.fp, len: e.fpLen } };
       }
     }
     this.deferred.delete(path);
     const fp = fingerprintOf(head);
     const atEnd = this.opts.from === 'end' && (this.firstScan || this.opts.once);
-    const state: FileState = { key: mintKey(dev, ino), path, dev, ino, fp: fp.hash, fpLen: fp.len, offset: atEnd ? size : 0, seen: now };
-    this.registry.set(state);
-    return { state, start: state.offset, minted: true };
+    const start = atEnd ? size : 0;
+    const key = this.newKey(file, head, false);
+    if (key === undefined) return { key: '', start, fp };
+    this.registry.set({ key, path, dev, ino, btime, fp: fp.hash, fpLen: fp.len, offset: start, seen: now });
+    return { key, start, fp, made: true };
+  }
+
+  /**
+   * The key of new content: derived from the file (device, inode, birth time, first line) so that it comes out the
+   * same after a lost state directory; undefined while the first line is incomplete. Without a birth time, minted.
+   */
+  private newKey(file: FileIdentity, head: Buffer, final: boolean): string | undefined {
+    if (file.btime === undefined) return mintKey(file.dev, file.ino);
+    const kh = keyHead(head, final);
+    if (kh === undefined) return undefined;
+    // Earlier content of this same file (truncated in place and rewritten) may have had the same first line.
+    for (let n = 0; ; n++) {
+      const key = contentKey(file.dev, file.ino, file.btime, kh, n);
+      if (!this.registry.get(key)) return key;
+    }
+  }
+
+  /** A tailer's content whose key was pending: derives it from the head once it decides, and saves it. */
+  private async keyFor(t: Tailer, head: Buffer, final: boolean): Promise<FileIdentity | undefined> {
+    const key = this.newKey(t.file, head, final);
+    if (key === undefined) return undefined;
+    const fp = fingerprintOf(head);
+    const { dev, ino, btime } = t.file;
+    this.registry.set({ key, path: t.path, dev, ino, btime, fp: fp.hash, fpLen: fp.len, offset: t.framer.consumed, seen: Date.now() });
+    await this.registry.save(); // see openFile
+    return { ...t.file, key };
   }
 
   private async truncated(t: Tailer): Promise<FileIdentity> {
     this.registry.update(t.key, { detached: true });
     this.truncatedAt.set(t.key, Date.now());
-    const key = mintKey(t.file.dev, t.file.ino);
-    this.registry.set({ key, path: t.path, dev: t.file.dev, ino: t.file.ino, fp: '', fpLen: 0, offset: 0, seen: Date.now() });
-    await this.registry.save(); // the new key must survive a crash before lines are stored under it (see openFile)
-    this.logger.info({ path: t.path, old_key: t.key, key, read: t.pos }, 'file truncated; reading it from its start as new content');
-    return { key, dev: t.file.dev, ino: t.file.ino };
+    const file: FileIdentity = { ...t.file, key: '' };
+    // Where the key is derived, it waits for the new content's first line; a minted one is saved before reading.
+    if (file.btime === undefined) {
+      file.key = mintKey(file.dev, file.ino);
+      this.registry.set({ key: file.key, path: t.path, dev: file.dev, ino: file.ino, fp: '', fpLen: 0, offset: 0, seen: Date.now() });
+      await this.registry.save();
+    }
+    this.logger.info({ path: t.path, old_key: t.key, key: file.key || undefined, read: t.pos }, 'file truncated; reading it from its start as new content');
+    return file;
   }
 
   private closed(id: string, t: Tailer): void {
     if (this.tailers.get(id) === t) this.tailers.delete(id);
     if (this.opts.once) this.readToEnd.add(id);
-    this.registry.update(t.key, { seen: Date.now() });
+    // A deleted file's inode may be handed to a new file, even one with the same bytes: that is other content.
+    this.registry.update(t.key, { seen: Date.now(), ...(t.deleted ? { deleted: true } : {}) });
+    if (t.partial) this.partials.push({ path: t.path, size: t.pos, partial_offset: t.partial.offset, partial_bytes: t.partial.bytes });
     if (!this.opts.once && !this.stopped) this.logger.info({ path: t.path, key: t.key, offset: t.pos }, 'closed file');
   }
 }

@@ -14,6 +14,11 @@ export interface FileState {
   path: string;
   dev: number;
   ino: number;
+  /**
+   * Birth time of the file (statx, ns as decimal text): a recycled inode has another one. Absent where the
+   * filesystem keeps none, and in entries written before it was recorded (filled in when the file is next opened).
+   */
+  btime?: string;
   /** Head fingerprint: hash of the first fpLen bytes. */
   fp: string;
   fpLen: number;
@@ -24,6 +29,8 @@ export interface FileState {
    * with the same head (copytruncate) to claim it.
    */
   detached?: boolean;
+  /** The file was deleted (seen with no link left): its inode, when reused, holds other content. */
+  deleted?: boolean;
   /** Last time (ms since epoch) the file was open or seen by a scan. */
   seen: number;
   /** Where parsers passed events on by time, ahead of offset (see parsers/chain.ts): replayed on a re-read. */
@@ -115,7 +122,7 @@ export class FileRegistry {
 
   byInode(dev: number, ino: number): FileState[] {
     const out: FileState[] = [];
-    for (const f of this.files.values()) if (f.dev === dev && f.ino === ino && !f.detached) out.push(f);
+    for (const f of this.files.values()) if (f.dev === dev && f.ino === ino && !f.detached && !f.deleted) out.push(f);
     return out;
   }
 

@@ -19,9 +19,16 @@ export interface TailHooks {
    */
   room(bytes: number): Promise<void> | undefined;
   release(bytes: number): void;
-  /** The file shrank or its head changed: returns the identity to continue with from offset 0. */
-  /** The content was truncated or replaced: its new identity, saved before any of its lines is read. */
+  /**
+   * The content was truncated or replaced: its new identity, saved before any of its lines is read; its key is ''
+   * while it cannot be derived yet (see keyFor).
+   */
   truncated(tailer: Tailer): FileIdentity | Promise<FileIdentity>;
+  /**
+   * The identity of content whose key was pending, from the file's first bytes (`final`: the file will not grow);
+   * undefined while the head does not decide it yet. Saved before it is returned.
+   */
+  keyFor(tailer: Tailer, head: Buffer, final: boolean): Promise<FileIdentity | undefined>;
   /** The head fingerprint grew (the file was shorter than FINGERPRINT_BYTES when first seen). */
   fingerprint(tailer: Tailer, fp: Fingerprint): void;
   bytesRead(n: number): void;
@@ -50,6 +57,10 @@ export class Tailer {
   size: number;
   /** No scan found the file at a followed path any more. */
   orphan = false;
+  /** The file was closed after it was deleted (no link left). */
+  deleted = false;
+  /** --once: the partial last line left unread at the end (it waits for its newline). */
+  partial: { offset: number; bytes: number } | undefined;
   private stopped = false;
   private onStop: (() => void) | undefined;
   private readonly stopSignal = new Promise<void>((resolve) => (this.onStop = resolve));
@@ -57,6 +68,8 @@ export class Tailer {
   private watcher: FSWatcher | undefined;
   private lastGrowth = Date.now();
   private lastHeadCheck = 0;
+  /** The last read found the end of the file: the bytes of the next one are new, and the head is checked. */
+  private idled = false;
   readonly done: Promise<void>;
 
   constructor(
@@ -128,20 +141,26 @@ export class Tailer {
         }
         let bytesRead: number;
         try {
+          ({ bytesRead } = await this.fh.read(buf, 0, buf.length, this.pos));
+          if (this.stopped) break;
           // Truncated and refilled past our position while we catch up: only the head tells (about once a second).
-          if (this.pos > 0 && (await this.headChanged())) {
+          // Bytes that follow an end of file, always: a writer without O_APPEND refills a truncated file at its old
+          // offset (behind a hole of NULs), so the size cannot tell, and what it wrote there is new content. Checked
+          // after the read, so that a truncation cannot slip in between the check and the read.
+          if (bytesRead > 0 && this.pos > 0 && (await this.headChanged(this.idled))) {
             await this.restartTruncated();
             continue;
           }
-          ({ bytesRead } = await this.fh.read(buf, 0, buf.length, this.pos));
-          if (this.stopped) break;
           if (bytesRead > 0) {
+            this.idled = false;
+            // Content whose key is pending has no line yet: its key is known by the time a chunk holds a newline.
+            if (this.file.key === '') await this.resolveKey(this.pos + bytesRead, false);
             this.framer.push(buf, 0, bytesRead, this.pos);
             this.pos += bytesRead;
             if (this.pos > this.size) this.size = this.pos;
             this.lastGrowth = Date.now();
             this.hooks.bytesRead(bytesRead);
-            this.hooks.consumed(this, this.framer.consumed);
+            if (this.file.key !== '') this.hooks.consumed(this, this.framer.consumed);
           }
         } finally {
           this.hooks.release(readCost);
@@ -163,7 +182,12 @@ export class Tailer {
 
   /** At end of file: returns true when the tailer should close. */
   private async atEnd(): Promise<boolean> {
-    if (this.opts.once) return true;
+    if (this.opts.once) {
+      const start = this.framer.partialStart;
+      if (start !== undefined) this.partial = { offset: start, bytes: this.pos - start };
+      return true;
+    }
+    this.idled = true;
     const st = await this.fh.stat();
     this.size = st.size;
     if (st.size < this.pos || (await this.headChanged())) {
@@ -174,8 +198,10 @@ export class Tailer {
     const idleMs = Date.now() - this.lastGrowth;
     if ((this.orphan || st.nlink === 0) && idleMs >= this.opts.closeInactiveMs) {
       // Rotated away or deleted, and quiet: the last line will get no newline any more.
+      if (this.file.key === '' && this.framer.partialStart !== undefined) await this.resolveKey(this.pos, true);
+      this.deleted = st.nlink === 0;
       this.framer.flush(this.pos);
-      this.hooks.consumed(this, this.framer.consumed);
+      if (this.file.key !== '') this.hooks.consumed(this, this.framer.consumed);
       return true;
     }
     await new Promise<void>((resolve) => {
@@ -188,12 +214,24 @@ export class Tailer {
     return false;
   }
 
-  /** Truncate-and-refill faster than our poll would leave size >= pos: the head tells. Checked at most once a second. */
-  private async headChanged(): Promise<boolean> {
-    const now = Date.now();
-    if (this.fp.len === 0 || now - this.lastHeadCheck < 1000) return false;
-    this.lastHeadCheck = now;
+  /**
+   * Truncate-and-refill faster than our poll would leave size >= pos: the head tells. Checked at most once a second
+   * while catching up, and whenever `now` is set.
+   */
+  private async headChanged(now = false): Promise<boolean> {
+    const at = Date.now();
+    if (this.fp.len === 0 || (!now && at - this.lastHeadCheck < 1000)) return false;
+    this.lastHeadCheck = at;
     return !(await headMatches(this.fh, this.fp));
+  }
+
+  /** Derives the pending key from the first bytes of the file (of which `known` exist). */
+  private async resolveKey(known: number, final: boolean): Promise<void> {
+    const head = await readHead(this.fh, Math.min(known, FINGERPRINT_BYTES));
+    const file = await this.hooks.keyFor(this, head, final);
+    if (!file) return;
+    this.file = file;
+    this.framer.file = file;
   }
 
   private async restartTruncated(): Promise<void> {
@@ -202,7 +240,7 @@ export class Tailer {
     this.fp = { hash: '', len: 0 };
     this.pos = 0;
     this.framer.reset(file, 0);
-    this.hooks.consumed(this, 0);
+    if (file.key !== '') this.hooks.consumed(this, 0);
   }
 
   private async growFingerprint(): Promise<void> {
