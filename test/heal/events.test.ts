@@ -8,7 +8,7 @@ import type Docker from 'dockerode';
 import { signBody, signatureHeaders } from '../../src/common/signature';
 import { Haproxy, haveHaproxy } from '../haproxy/helpers/haproxy';
 import { eventually, freePort, sleep, tempDir } from '../support/wait';
-import { describeWithDocker, BUILD_TIMEOUT_MS, testImage, docker, exec, inspect, removeContainers, runContainer, runHeal, startedAt, waitForHealth, type RunningHeal } from './helpers';
+import { describeWithDocker, BUILD_TIMEOUT_MS, testImage, docker, exec, inspect, removeContainers, removeStale, runContainer, runHeal, startedAt, waitForHealth, type RunningHeal } from './helpers';
 
 const P = `heal-v${process.pid}-`;
 const LABEL = `heal-v${process.pid}`;
@@ -44,6 +44,7 @@ describeWithDocker('probe and HAProxy events into sidekick-heal', () => {
     d = docker();
     await testImage();
     dir = tempDir('sidekick-heal-events-');
+    await removeStale('heal-v');
     await removeContainers(d, P);
     // min_interval 1m: one action per container in this file, however long a signal stays bad.
     heal = await runHeal(`label: ${LABEL}\nmin_interval: 1m\nmax_interval: 1m\ndown_grace: 1s\nstop_timeout: 1s\nresync: 0\n`, { SIDEKICK_HEAL_SECRET: SECRET, SIDEKICK_HEAL_TOKEN: TOKEN });

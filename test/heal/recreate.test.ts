@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { eventually, tempDir } from '../support/wait';
 import { composeCommands } from '../support/docker';
-import { BUILD_TIMEOUT_MS, SOCKET, describeWithDocker, docker, exec, inspect, removeContainers, runContainer, runHeal, testImage, waitForHealth, type RunningHeal } from './helpers';
+import { BUILD_TIMEOUT_MS, SOCKET, describeWithDocker, docker, exec, inspect, removeContainers, removeStale, runContainer, runHeal, testImage, waitForHealth, type RunningHeal } from './helpers';
 import { RECREATE_CALLS, socketProxy, type SocketProxy } from './socket-proxy';
 
 const P = `heal-r${process.pid}-`;
@@ -32,6 +32,7 @@ describeWithDocker('sidekick-heal recreate', () => {
     d = docker();
     await testImage();
     dir = tempDir('sidekick-heal-recreate-');
+    for (const prefix of ['heal-r', 'healr']) await removeStale(prefix);
     await removeContainers(d, P);
     // Through a socket proxy that allows only the calls the README lists for recreating.
     proxy = await socketProxy(SOCKET, RECREATE_CALLS);
