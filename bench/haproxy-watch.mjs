@@ -54,7 +54,7 @@ const server = createServer((sock) => {
 await new Promise((resolve) => server.listen(path, resolve));
 
 const port = 20000 + Math.floor(Math.random() * 20000);
-const child = spawn(process.execPath, [BIN, 'watch', '--socket', path, '--interval', interval, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const child = spawn(process.execPath, [BIN, 'watch', '--socket', path, '--interval', interval, '--http', `127.0.0.1:${port}`, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] });
 let events = 0;
 child.stdout.on('data', (b) => (events += b.toString().split('\n').filter(Boolean).length));
 

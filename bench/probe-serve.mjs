@@ -30,7 +30,7 @@ const port = listener.address().port;
 
 const dir = mkdtempSync(join(tmpdir(), 'probe-serve-bench-'));
 const checks = Array.from({ length: n }, (_, i) => `  - {name: c${i}, kind: tcp, target: "127.0.0.1:${port}", interval: 1s, timeout: 1s}`);
-writeFileSync(join(dir, 'checks.yml'), `listen: 127.0.0.1:0\nchecks:\n${checks.join('\n')}\n`);
+writeFileSync(join(dir, 'checks.yml'), `http: 127.0.0.1:0\nchecks:\n${checks.join('\n')}\n`);
 
 /** Runs a child for warm-up + window and returns its CPU % of one core and peak RSS. */
 async function measure(args, onStdout) {

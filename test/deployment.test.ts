@@ -248,7 +248,7 @@ describeWithEngine('the compose deployment, run as local processes', () => {
     const checksFile = join(dir, 'checks.yml');
     writeFileSync(checksFile, JSON.stringify(checks));
     const probeArgs = localCommand('probe').map((a) => (a.endsWith('checks.yml') ? checksFile : a));
-    const probe = start('probe', process.execPath, [join(root, 'dist/cmd/sidekick-probe.js'), ...probeArgs, '--listen', `127.0.0.1:${ports.probeApi}`, '--agent', `127.0.0.1:${ports.agent}`]);
+    const probe = start('probe', process.execPath, [join(root, 'dist/cmd/sidekick-probe.js'), ...probeArgs, '--http', `127.0.0.1:${ports.probeApi}`, '--agent', `127.0.0.1:${ports.agent}`]);
     procs.push(probe);
     await until('probe healthy', async () => (await fetch(`http://127.0.0.1:${ports.probeApi}/readyz`).catch(() => undefined))?.status === 200);
 

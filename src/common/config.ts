@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError, UsageError } from './errors';
-import { REDACTED, isSecretKey, safeUrl } from './redact';
+import { REDACTED, isSecretKey, redactArgs, redactText } from './redact';
 import { DURATION_EXPECTED, SIZE_EXPECTED, parseDuration, parseSize } from './units';
 
 export type KeyPath = string; // "es.urls", "checks.0.interval"
@@ -225,10 +225,12 @@ function describeIssue(issue: z.core.$ZodIssue, path: string[], merged: Tree): s
   return `${key || '(top level)'}: ${shown}; ${expected}`;
 }
 
-/** A value as an error may show it: a secret key's value never, a URL without its credentials. */
+/** A value as an error may show it: a secret key's value never, URLs and command lines with their secrets redacted. */
 function printable(path: string[], value: unknown): string {
   if (path.some(isSecretKey)) return REDACTED;
-  return JSON.stringify(typeof value === 'string' && value.includes('@') ? safeUrl(value) : value);
+  if (typeof value === 'string') return JSON.stringify(redactText(value));
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return JSON.stringify(redactArgs(value));
+  return JSON.stringify(value);
 }
 
 function formatPath(path: string[]): string {

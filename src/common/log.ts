@@ -7,7 +7,7 @@ import { REDACTED } from './redact';
 export type { Logger };
 
 const SECRET_KEYS = ['password', 'passwd', 'secret', 'token', 'api_key', 'apiKey', 'authorization', 'Authorization', 'credentials'];
-export { REDACTED, redactSecrets, safeUrl } from './redact';
+export { REDACTED, redactSecrets, redactUrl } from './redact';
 
 export interface LogOptions {
   name: string;

@@ -17,6 +17,7 @@ import { renderWatchPage, type WatchStateBody } from './page';
 import { pageRoutes } from '../common/page';
 import { Webhooks } from '../common/webhooks';
 import { readSecret } from '../common/secrets';
+import { redactUrl } from '../common/redact';
 import { Counter, Gauge, Histogram } from 'prom-client';
 
 const DEFAULT_SOCKET = '/run/haproxy/admin.sock';
@@ -304,7 +305,7 @@ function checkUrl(v: string): string {
   } catch {
     // fall through to the usage error
   }
-  throw new UsageError(`flag --webhook: ${JSON.stringify(v)} is not valid; expected an http:// or https:// URL`);
+  throw new UsageError(`flag --webhook: ${JSON.stringify(redactUrl(v))} is not valid; expected an http:// or https:// URL`);
 }
 
 const SET_STATES = ['ready', 'drain', 'maint'] as const;

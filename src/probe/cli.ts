@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { exitWith, newCommand, parseWith, withLogOptions } from '../common/cli';
 import { UsageError } from '../common/errors';
+import { redactUrl } from '../common/redact';
 import { DURATION_EXPECTED, parseDuration } from '../common/units';
 import { formatResult, resultLine } from './output';
 import { parseHeader, parseJsonPathSpec, parseStatusRanges, parseTarget, regexError, STATUS_EXPECTED } from './parse';
@@ -113,9 +114,9 @@ function httpCommand(): Command {
     try {
       parsed = new URL(url);
     } catch {
-      throw new UsageError(`URL ${JSON.stringify(url)} is not valid; expected http://HOST[:PORT]/PATH or https://…`);
+      throw new UsageError(`URL ${JSON.stringify(redactUrl(url))} is not valid; expected http://HOST[:PORT]/PATH or https://…`);
     }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new UsageError(`URL ${JSON.stringify(url)}: expected an http:// or https:// URL`);
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new UsageError(`URL ${JSON.stringify(redactUrl(url))}: expected an http:// or https:// URL`);
     const method = String(o.method).toUpperCase();
     if (!/^[A-Z]+$/.test(method)) throw new UsageError(`flag --method: ${JSON.stringify(o.method)} is not a valid method`);
     const target: HttpTarget = {

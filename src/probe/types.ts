@@ -1,5 +1,6 @@
 // The domain of sidekick-probe: typed check configurations, the result every probe returns, and the Probe signature.
-// Kept free of imports so the one-shot path can use it without loading any library.
+// Kept free of library imports so the one-shot path can use it without loading any.
+import { redactCommand, redactUrl } from '../common/redact';
 
 export type Kind = 'tcp' | 'http' | 'exec' | 'icmp' | 'file';
 export type Role = 'liveness' | 'readiness' | 'both';
@@ -102,15 +103,15 @@ export interface ResultLine {
   detail: Detail;
 }
 
-/** A short human-readable name for a target, as printed in results. */
+/** A short human-readable name for a target, as printed in results, pages and logs: secrets in it redacted. */
 export function describeTarget(t: Target): string {
   switch (t.kind) {
     case 'tcp':
       return `${t.host.includes(':') ? `[${t.host}]` : t.host}:${t.port}`;
     case 'http':
-      return stripCredentials(t.url);
+      return redactUrl(t.url);
     case 'exec':
-      return t.command.join(' ');
+      return redactCommand(t.command, t.shell);
     case 'icmp':
       return t.host;
     case 'file':
@@ -120,9 +121,4 @@ export function describeTarget(t: Target): string {
 
 export function roundMs(ms: number): number {
   return Math.round(ms * 100) / 100;
-}
-
-/** A URL without user:password@, so it can be printed. */
-export function stripCredentials(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/?#]*@/i, '$1');
 }

@@ -1,6 +1,7 @@
 // `sidekick-probe wait`: blocks until every target (tcp://h:p, http(s)://…, file:PATH) is healthy, for start
 // ordering; prints what it is still waiting for, and gives up after the timeout.
 import { UsageError } from '../common/errors';
+import { redactUrl } from '../common/redact';
 import { human } from './kinds/common';
 import { releaseProbes, runProbe } from './kinds';
 import { parseTarget } from './parse';
@@ -12,19 +13,19 @@ export const WAIT_TARGETS = 'tcp://HOST:PORT, http://…, https://… or file:PA
 export function parseWaitTarget(text: string, insecure = false): ProbeConfig {
   if (text.startsWith('tcp://')) {
     const hp = parseTarget(text.slice(6));
-    if (!hp) throw new UsageError(`wait target ${JSON.stringify(text)} is not valid; expected tcp://HOST:PORT`);
+    if (!hp) throw new UsageError(`wait target ${JSON.stringify(redactUrl(text))} is not valid; expected tcp://HOST:PORT`);
     return { kind: 'tcp', host: hp.host, port: hp.port, timeout: 1000 };
   }
   if (/^https?:\/\//.test(text)) {
     try {
       new URL(text);
     } catch {
-      throw new UsageError(`wait target ${JSON.stringify(text)} is not a valid URL`);
+      throw new UsageError(`wait target ${JSON.stringify(redactUrl(text))} is not a valid URL`);
     }
     return { kind: 'http', url: text, method: 'GET', status: [{ from: 200, to: 399 }], headers: {}, follow_redirects: 0, insecure, timeout: 2000 };
   }
   if (text.startsWith('file:') && text.length > 5) return { kind: 'file', path: text.slice(5).replace(/^\/\/(?=\/)/, ''), timeout: 1000 };
-  throw new UsageError(`wait target ${JSON.stringify(text)} is not valid; expected ${WAIT_TARGETS}`);
+  throw new UsageError(`wait target ${JSON.stringify(redactUrl(text))} is not valid; expected ${WAIT_TARGETS}`);
 }
 
 export interface WaitOptions {
@@ -49,19 +50,19 @@ export async function waitFor(targets: string[], probes: ProbeConfig[], opts: Wa
           const r = await runProbe({ ...cfg, timeout: Math.max(1, Math.min(cfg.timeout, left)) });
           if (r.ok) {
             pending.delete(t);
-            say(`ready: ${t} (${r.message}) after ${human(Date.now() - start)}`);
+            say(`ready: ${redactUrl(t)} (${r.message}) after ${human(Date.now() - start)}`);
           } else last.set(t, r.message);
         }),
       );
       if (pending.size === 0) return 0;
       const now = Date.now();
       if (now - start >= opts.timeout) {
-        say(`timed out after ${human(opts.timeout)}; still waiting for: ${[...pending.keys()].map((t) => `${t} (${last.get(t)})`).join(', ')}`);
+        say(`timed out after ${human(opts.timeout)}; still waiting for: ${[...pending.keys()].map((t) => `${redactUrl(t)} (${last.get(t)})`).join(', ')}`);
         return 1;
       }
       if (now - lastReport >= 5000) {
         lastReport = now;
-        for (const t of pending.keys()) say(`waiting for ${t}: ${last.get(t)}`);
+        for (const t of pending.keys()) say(`waiting for ${redactUrl(t)}: ${last.get(t)}`);
       }
       await new Promise((r) => setTimeout(r, Math.min(opts.interval, start + opts.timeout - now)));
     }

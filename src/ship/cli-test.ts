@@ -9,7 +9,7 @@ import { glob } from 'tinyglobby';
 import { stringify } from 'yaml';
 import { exitWith, newCommand, parseWith } from '../common/cli';
 import { UsageError, errorMessage } from '../common/errors';
-import { redactSecrets, safeUrl } from '../common/redact';
+import { redactSecrets, redactUrl } from '../common/redact';
 import { parseSize, SIZE_EXPECTED } from '../common/units';
 import { VERSION } from '../common/version';
 import { authFrom, inputsOf, loadShipConfig, type InputConfig, type ShipConfig, type ShipFlags } from './config';
@@ -55,7 +55,7 @@ export function testCommand(name: string, deps: TestCommandDeps): Command {
     const { cfg, inputs } = loadChecked(self.optsWithGlobals<TestOptions>(), globs);
     deps.checkReadable(cfg);
     const { paths: _p, parsers: _ps, pipeline: _pl, include_lines: _i, exclude_lines: _e, inputs: _in, ...rest } = cfg;
-    const effective = { ...rest, es: { ...cfg.es, urls: cfg.es.urls.map(safeUrl) }, inputs: inputs.map(({ name: id, ...i }) => ({ id, ...i })) };
+    const effective = { ...rest, es: { ...cfg.es, urls: cfg.es.urls.map(redactUrl) }, inputs: inputs.map(({ name: id, ...i }) => ({ id, ...i })) };
     process.stdout.write(stringify(redactSecrets(effective)));
     exitWith(0);
   });
@@ -148,9 +148,9 @@ async function testOutput(opts: TestOptions, globs: string[], deps: TestCommandD
   try {
     const info = await detectEngine({ urls: cfg.es.urls, auth, tls, requestTimeoutMs: cfg.es.request_timeout }, cfg.es.flavor);
     flavor = info.flavor;
-    say(`engine: ${info.flavor} ${info.version}${info.clusterName ? ` (cluster ${info.clusterName})` : ''} at ${cfg.es.urls.map(safeUrl).join(', ')}: connected${auth ? ', authenticated' : ''}`);
+    say(`engine: ${info.flavor} ${info.version}${info.clusterName ? ` (cluster ${info.clusterName})` : ''} at ${cfg.es.urls.map(redactUrl).join(', ')}: connected${auth ? ', authenticated' : ''}`);
   } catch (err) {
-    say(`engine: cannot use ${cfg.es.urls.map(safeUrl).join(', ')}: ${errorMessage(err)}`);
+    say(`engine: cannot use ${cfg.es.urls.map(redactUrl).join(', ')}: ${errorMessage(err)}`);
     return 1;
   }
   const endpoints = new Endpoints(cfg.es.urls, { auth, tls: readTls(tls), requestTimeoutMs: cfg.es.request_timeout });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { exitWith, newCommand, parseWith, withLogOptions } from '../common/cli';
 import { UsageError, errorMessage } from '../common/errors';
-import { createLogger, safeUrl } from '../common/log';
+import { createLogger, redactUrl } from '../common/log';
 import { newRegistry } from '../common/metrics';
 import { startHttp } from '../common/http';
 import { onShutdown } from '../common/shutdown';
@@ -197,7 +197,7 @@ async function run(globs: string[], opts: CliOptions): Promise<number> {
     : undefined;
   const http = cfg.http ? await startHttp({ listen: cfg.http, logger, registry: metrics, health, routes: statusRoutes(status!, Date.now()) }) : undefined;
   logger.info(
-    { inputs: inputs.map((i) => ({ name: i.name, paths: i.paths, index: i.index, parsers: i.parsers.map((p) => Object.keys(p)[0]) })), es: cfg.es.urls.map(safeUrl), state_dir: cfg.state_dir, once: cfg.once },
+    { inputs: inputs.map((i) => ({ name: i.name, paths: i.paths, index: i.index, parsers: i.parsers.map((p) => Object.keys(p)[0]) })), es: cfg.es.urls.map(redactUrl), state_dir: cfg.state_dir, once: cfg.once },
     'sidekick-ship starting',
   );
   registry.autoSave(cfg.registry_flush);

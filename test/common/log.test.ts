@@ -1,6 +1,6 @@
 // Secrets never reach the log, whatever the key's depth; URLs lose their credentials.
 import { PassThrough } from 'node:stream';
-import { createLogger, redactSecrets, safeUrl } from '../../src/common/log';
+import { createLogger, redactSecrets, redactUrl } from '../../src/common/log';
 
 function capture(): { stream: PassThrough; text: () => string; lines: () => Record<string, unknown>[] } {
   const stream = new PassThrough();
@@ -51,7 +51,7 @@ describe('createLogger', () => {
   });
 });
 
-describe('redactSecrets and safeUrl', () => {
+describe('redactSecrets and redactUrl', () => {
   it('replaces secret values but keeps *_file paths and other keys', () => {
     expect(redactSecrets({ es: { password: 'p', password_file: '/run/secrets/es', username: 'elastic' }, api_key: 'x' })).toEqual({
       es: { password: '[redacted]', password_file: '/run/secrets/es', username: 'elastic' },
@@ -60,7 +60,7 @@ describe('redactSecrets and safeUrl', () => {
   });
 
   it('strips credentials from URLs', () => {
-    expect(safeUrl('https://elastic:changeme@es.example:9200/')).not.toContain('changeme');
-    expect(safeUrl('http://127.0.0.1:9200/')).toBe('http://127.0.0.1:9200/');
+    expect(redactUrl('https://elastic:changeme@es.example:9200/')).not.toContain('changeme');
+    expect(redactUrl('http://127.0.0.1:9200/')).toBe('http://127.0.0.1:9200/');
   });
 });

@@ -66,7 +66,7 @@ describeWithDocker('the images in containers', () => {
 
     it('its HEALTHCHECK drives the engine: starting, then healthy, then unhealthy when the heartbeat goes stale; docker stop exits 0', async () => {
       const dir = configDir({
-        listen: '0.0.0.0:8080',
+        http: '0.0.0.0:8080',
         checks: [{ name: 'worker-heartbeat', kind: 'file', path: '/etc/sidekick/heartbeat', max_age: '2s', interval: '200ms', rise: 1, fall: 1, start_period: '0s' }],
       });
       const heartbeat = join(dir, 'heartbeat');
@@ -105,7 +105,7 @@ describeWithDocker('the images in containers', () => {
 
     it('reaps the grandchildren of exec checks that time out: no zombie under its init, zombies with node as PID 1', async () => {
       const dir = configDir({
-        listen: '0.0.0.0:8080',
+        http: '0.0.0.0:8080',
         checks: [{ name: 'forks', kind: 'exec', command: ['sh', '-c', 'sleep 60 & sleep 60'], timeout: '300ms', interval: '500ms', fall: 1 }],
       });
       const args = (name: string, entry: string[]): string[] => ['-d', '--name', name, ...HARDENED, '-v', `${dir}:/etc/sidekick:ro`, ...entry, images.probe];

@@ -174,7 +174,7 @@ d('sidekick-haproxy CLI', () => {
     });
     await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
     const hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/events`;
-    const child = spawn(process.execPath, [BIN, 'watch', '--socket', hap.adminSocket, '--interval', '200ms', '--listen', `127.0.0.1:${port}`, '--log-format', 'json'], {
+    const child = spawn(process.execPath, [BIN, 'watch', '--socket', hap.adminSocket, '--interval', '200ms', '--http', `127.0.0.1:${port}`, '--log-format', 'json'], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...env, SIDEKICK_HAPROXY_WEBHOOKS: hookUrl },
     });

@@ -58,7 +58,7 @@ test('watch on HAProxy 1.6: a row one field short is skipped with a warning and 
   await new Promise<void>((resolve) => server.listen(socket, resolve));
 
   const port = await freePort();
-  const child = spawn(process.execPath, [BIN, 'watch', '--socket', socket, '--socket-mode', 'oneshot', '--interval', '200ms', '--listen', `127.0.0.1:${port}`, '--log-format', 'json'], {
+  const child = spawn(process.execPath, [BIN, 'watch', '--socket', socket, '--socket-mode', 'oneshot', '--interval', '200ms', '--http', `127.0.0.1:${port}`, '--log-format', 'json'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -48,7 +48,7 @@ describeIfHaproxy('HAProxy agent-check', () => {
     writeFileSync(heartbeat, '');
     app = await tcpServer((s) => s.end()); // the service's own port, which HAProxy's plain check finds open
     const cfg = join(dir, 'checks.yml');
-    writeFileSync(cfg, `listen: 127.0.0.1:0\nagent: 127.0.0.1:0\nchecks:\n  - {name: worker, kind: file, path: ${heartbeat}, max_age: 2s, interval: 200ms, fall: 1}\n`);
+    writeFileSync(cfg, `http: 127.0.0.1:0\nagent: 127.0.0.1:0\nchecks:\n  - {name: worker, kind: file, path: ${heartbeat}, max_age: 2s, interval: 200ms, fall: 1}\n`);
     const quiet = createLogger({ name: 'test', level: 'error', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
     server = await serve(loadProbeConfig(cfg), { logger: quiet, events: () => undefined });
 

@@ -1,12 +1,12 @@
 // The probe's status page in a real Chromium against the built `sidekick-probe serve`: a heartbeat that goes stale
 // and fresh again shows up without a reload, the page survives a restart of the program, and it is complete,
-// escaped and self-contained (CSP, no request off the machine, readable with scripts off).
+// escaped and self-contained (CSP, no request off the machine, readable with scripts off), and shows no secret.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeWithBrowser, markDocument, openBrowser, shows, stillSameDocument, type BrowserSession } from '../support/browser';
 import { Program } from '../support/program';
 import { freePort, waitUntil } from '../support/wait';
-import { CLI, tcpServer, tempDir } from './helpers';
+import { CLI, httpServer, tcpServer, tempDir } from './helpers';
 
 describeWithBrowser('sidekick-probe status page', () => {
   let heartbeat: string;
@@ -14,6 +14,8 @@ describeWithBrowser('sidekick-probe status page', () => {
   let base: string;
   let probe: Program;
   let tcp: Awaited<ReturnType<typeof tcpServer>>;
+  let web: Awaited<ReturnType<typeof httpServer>>;
+  const authorizations: (string | undefined)[] = [];
   let b: BrowserSession;
   // The worker's heartbeat: touched every 200ms while it is alive.
   let beating = true;
@@ -26,6 +28,10 @@ describeWithBrowser('sidekick-probe status page', () => {
     writeFileSync(heartbeat, '');
     beat = setInterval(() => beating && writeFileSync(heartbeat, String(Date.now())), 200);
     tcp = await tcpServer((s) => s.end());
+    web = await httpServer((req, res) => {
+      authorizations.push(req.headers.authorization);
+      res.end('ok');
+    });
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     config = join(dir, 'checks.yml');
@@ -36,6 +42,9 @@ describeWithBrowser('sidekick-probe status page', () => {
         'checks:',
         `  - {name: worker, kind: file, path: ${JSON.stringify(heartbeat)}, max_age: 1500ms, interval: 200ms, fall: 2, role: both}`,
         `  - {name: db, kind: tcp, target: "127.0.0.1:${tcp.port}", interval: 300ms, role: readiness}`,
+        // Secrets as people put them in checks: in the URL's user info and query, and in a command's arguments.
+        `  - {name: api, kind: http, url: "http://monitor:hunter2@127.0.0.1:${web.port}/health?token=tok-abc&check=db", interval: 300ms, role: readiness}`,
+        '  - {name: job, kind: exec, command: [env, API_TOKEN=tok-exec, "true", --password, pw-exec], interval: 300ms, role: readiness}',
         '',
       ].join('\n'),
     );
@@ -48,6 +57,7 @@ describeWithBrowser('sidekick-probe status page', () => {
     await b?.close();
     await probe?.stop();
     await tcp?.close();
+    await web?.close();
   });
 
   it('shows every check and follows a heartbeat going stale and fresh again, without a reload', async () => {
@@ -99,12 +109,29 @@ describeWithBrowser('sidekick-probe status page', () => {
     expect(b.offHost()).toEqual([]);
   });
 
+  it('shows the targets of checks with their secrets redacted, on the page, in /checks and in the logs', async () => {
+    await b.page.goto(`${base}/`);
+    await shows(b.page, 'tr[data-check="api"] .state', /^healthy$/);
+    await shows(b.page, 'tr[data-check="job"] .state', /^healthy$/);
+    // The probe itself still sends the real credentials.
+    expect(authorizations).toContain(`Basic ${Buffer.from('monitor:hunter2').toString('base64')}`);
+    expect(await b.page.locator('tr[data-check="api"] .mono').innerText()).toBe(`http://monitor:[redacted]@127.0.0.1:${web.port}/health?token=[redacted]&check=db`);
+    expect(await b.page.locator('tr[data-check="job"] .mono').innerText()).toBe('env API_TOKEN=[redacted] true --password [redacted]');
+    const checks = await (await fetch(`${base}/checks`)).text();
+    const targets = (JSON.parse(checks) as { checks: { check: string; target: string }[] }).checks.map((c) => [c.check, c.target]);
+    expect(targets).toContainEqual(['api', `http://monitor:[redacted]@127.0.0.1:${web.port}/health?token=[redacted]&check=db`]);
+    expect(targets).toContainEqual(['job', 'env API_TOKEN=[redacted] true --password [redacted]']);
+    for (const seen of [await b.page.content(), await b.page.locator('body').innerText(), checks, probe.stderr]) {
+      for (const secret of ['hunter2', 'tok-abc', 'tok-exec', 'pw-exec']) expect(seen).not.toContain(secret);
+    }
+  });
+
   it('is complete with scripts off', async () => {
     const context = await b.browser.newContext({ javaScriptEnabled: false });
     try {
       const page = await context.newPage();
       await page.goto(`${base}/`);
-      expect(await page.locator('#checks tbody tr').count()).toBe(2);
+      expect(await page.locator('#checks tbody tr').count()).toBe(4);
       expect(await page.locator('#readiness .value').innerText()).toMatch(/^(Ready|Not ready)$/);
       expect(await page.locator('tr[data-check="db"] .state').innerText()).toMatch(/^(starting|healthy)$/);
       expect(await page.locator('noscript').count()).toBe(1);

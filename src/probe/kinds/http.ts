@@ -4,7 +4,7 @@ import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { Client } from 'undici';
 import type { Detail, HttpTarget, Probe, StatusRange } from '../types';
-import { stripCredentials } from '../types';
+import { redactUrl } from '../../common/redact';
 import { abortMessage, checkCertificate, describeError, elapsed, excerpt, result } from './common';
 
 const MAX_BODY = 64 * 1024;
@@ -27,7 +27,7 @@ export const httpProbe: Probe<HttpTarget> = async (cfg, signal) => {
   try {
     url = new URL(cfg.url);
   } catch {
-    return result(start, false, `not a valid URL: ${stripCredentials(cfg.url)}`, detail);
+    return result(start, false, `not a valid URL: ${redactUrl(cfg.url)}`, detail);
   }
   try {
     for (let redirects = 0; ; redirects++) {
@@ -62,14 +62,14 @@ export const httpProbe: Probe<HttpTarget> = async (cfg, signal) => {
         if (res.statusCode >= 300 && res.statusCode < 400 && typeof location === 'string' && cfg.follow_redirects > 0) {
           if (redirects >= cfg.follow_redirects) {
             // A redirect loop (Consul #2294) or a chain too long: unhealthy, as curl, Go's client and blackbox_exporter decide.
-            detail.location = stripCredentials(location);
-            return result(start, false, `stopped after ${redirects} redirects (last: ${res.statusCode} to ${stripCredentials(location)})`, detail);
+            detail.location = redactUrl(location);
+            return result(start, false, `stopped after ${redirects} redirects (last: ${res.statusCode} to ${redactUrl(location)})`, detail);
           }
           url = new URL(location, url);
           detail.redirects = redirects + 1;
           continue;
         }
-        if (typeof location === 'string') detail.location = stripCredentials(location);
+        if (typeof location === 'string') detail.location = redactUrl(location);
         if (!inRanges(res.statusCode, cfg.status)) {
           const text = await readAvailable(res.body, EXCERPT_WAIT_MS);
           return result(start, false, `status ${res.statusCode} not in ${formatRanges(cfg.status)}${text ? `; body ${excerpt(text)}` : ''}`, detail);

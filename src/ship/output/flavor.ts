@@ -1,7 +1,7 @@
 // Which engine is on the other end: GET / over plain undici (the official client is not loaded for this), with
 // the official client's product check applied to Elasticsearch so a look-alike server is refused here.
 import { Client as HttpClient } from 'undici';
-import { safeUrl } from '../../common/log';
+import { redactUrl } from '../../common/log';
 import { authHeader, readTls, type Auth, type TlsFiles } from './transport';
 
 export type Flavor = 'elasticsearch' | 'opensearch';
@@ -77,7 +77,7 @@ async function getRoot(opts: ClientOptions, accept: string): Promise<RootReply> 
       await client.close().catch(() => undefined);
     }
     if (status < 200 || status >= 300) {
-      throw new Error(`GET / at ${safeUrl(url.origin + url.pathname)} answered HTTP ${status}: ${text.slice(0, 200).replace(/\s+/g, ' ') || '(empty body)'}`);
+      throw new Error(`GET / at ${redactUrl(url.origin + url.pathname)} answered HTTP ${status}: ${text.slice(0, 200).replace(/\s+/g, ' ') || '(empty body)'}`);
     }
     let body: unknown;
     try {

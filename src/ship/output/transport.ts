@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
 import { UsageError } from '../../common/errors';
-import { safeUrl } from '../../common/log';
+import { redactUrl } from '../../common/log';
 
 export type Auth = { username: string; password: string } | { apiKey: string };
 
@@ -96,10 +96,10 @@ function parseEngineUrl(raw: string): URL {
   try {
     url = new URL(raw);
   } catch {
-    throw new UsageError(`invalid engine URL ${safeUrl(raw)}: expected http(s)://host:port`);
+    throw new UsageError(`invalid engine URL ${redactUrl(raw)}: expected http(s)://host:port`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new UsageError(`invalid engine URL ${safeUrl(raw)}: expected http:// or https://`);
+    throw new UsageError(`invalid engine URL ${redactUrl(raw)}: expected http:// or https://`);
   }
   return url;
 }
@@ -132,7 +132,7 @@ export class Endpoints {
       connect: url.protocol === 'https:' ? { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.rejectUnauthorized } : undefined,
     });
     return {
-      label: safeUrl(url.origin + url.pathname.replace(/\/+$/, '')),
+      label: redactUrl(url.origin + url.pathname.replace(/\/+$/, '')),
       origin: url.origin,
       prefix: url.pathname.replace(/\/+$/, ''),
       pool,
@@ -201,7 +201,7 @@ export class Endpoints {
         byOrigin.delete(url.origin);
       } else {
         next.push(this.endpoint(url, seedAuth));
-        added.push(safeUrl(url.origin));
+        added.push(redactUrl(url.origin));
       }
     }
     if (next.length === 0) return { added: [], removed: [] };
