@@ -1,7 +1,7 @@
 // Benchmark: parse `show stat` for 10,000 servers (full parse, and the column subset watch uses). Run after `npm run build`.
 import { createRequire } from 'node:module';
-import { measure } from './_timing.mjs';
-import { generateStat } from './haproxy-fixture.mjs';
+import { measure } from './lib/timing.mjs';
+import { generateStat } from './lib/haproxy-fixture.mjs';
 
 const require = createRequire(import.meta.url);
 const { parseStat } = require('../dist/src/haproxy/stat.js');

@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generateInfo, generateStat } from './haproxy-fixture.mjs';
+import { generateInfo, generateStat } from './lib/haproxy-fixture.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BIN = join(here, '..', 'dist', 'cmd', 'sidekick-haproxy.js');

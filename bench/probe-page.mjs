@@ -2,7 +2,7 @@
 // probe's event loop), against JSON.stringify of the same /checks body, plus the page's size plain and gzipped.
 // Run after `npm run build`.
 import { createRequire } from 'node:module';
-import { measure } from './_timing.mjs';
+import { measure } from './lib/timing.mjs';
 import { gzipSync } from 'node:zlib';
 
 const require = createRequire(import.meta.url);

@@ -19,9 +19,9 @@ const { Client } = require('@elastic/elasticsearch');
 const { Registry } = require('prom-client');
 const pino = require('pino');
 
-// Child mode: run the counting endpoint (bench/ship-endpoint.mjs) and report its URL to the parent.
+// Child mode: run the counting endpoint (bench/lib/ship-endpoint.mjs) and report its URL to the parent.
 if (process.argv.includes('--endpoint')) {
-  const { startCountingEndpoint } = await import('./ship-endpoint.mjs');
+  const { startCountingEndpoint } = await import('./lib/ship-endpoint.mjs');
   const ep = await startCountingEndpoint();
   process.send(ep.url);
   process.on('disconnect', () => process.exit(0));

@@ -6,7 +6,7 @@
 import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
-import { startCountingEndpoint } from './ship-endpoint.mjs';
+import { startCountingEndpoint } from './lib/ship-endpoint.mjs';
 
 const root = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..');
 const dir = join(root, '.bench');

@@ -10,7 +10,12 @@ const root = resolve(new URL('.', import.meta.url).pathname, '..');
 const { Framer } = require(join(root, 'dist/src/ship/input/framing.js'));
 const TailFile = require('@logdna/tail-file');
 const file = join(root, '.bench/ship-1m.log');
-const size = (await stat(file)).size;
+const size = await stat(file).then((s) => s.size, () => undefined);
+if (size === undefined) {
+  console.log(`${file} is missing: run bench/ship.mjs first (npm run bench runs it before this one)`);
+  console.log(JSON.stringify({ bench: 'ship-reader', skipped: 'no benchmark file; run bench/ship.mjs first' }));
+  process.exit(0);
+}
 const identity = { key: 'k', dev: 0, ino: 0 };
 
 async function viaTailFile() {

@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, rmSync, statSync, createWriteStream } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
-import { startCountingEndpoint } from './ship-endpoint.mjs';
+import { startCountingEndpoint } from './lib/ship-endpoint.mjs';
 
 const root = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..');
 const dir = join(root, '.bench');
@@ -64,7 +64,7 @@ async function runShipper(ep, file, compression) {
 
 async function runMinimal(ep, file, compression) {
   ep.reset();
-  const r = await measure([join(root, 'bench/ship-minimal.mjs'), file, ep.url, compression]);
+  const r = await measure([join(root, 'bench/lib/ship-minimal.mjs'), file, ep.url, compression]);
   return { ...r, items: ep.stats.items };
 }
 

@@ -1,6 +1,6 @@
 // The baseline for bench/ship.mjs: the least a Node.js program must do to ship a file to _bulk — read, split
 // on \n, build the same ECS documents, POST ~5 MB bulks one at a time, same compression; no durability at all.
-// Usage: node bench/ship-minimal.mjs FILE URL gzip|none
+// Usage: node bench/lib/ship-minimal.mjs FILE URL gzip|none
 import { open } from 'node:fs/promises';
 import { request, Agent } from 'node:http';
 import { hostname } from 'node:os';

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const captured = readFileSync(join(here, '..', 'test', 'haproxy', 'fixtures', 'stat-2.6-captured.txt'), 'utf8');
+const captured = readFileSync(join(here, '..', '..', 'test', 'haproxy', 'fixtures', 'stat-2.6-captured.txt'), 'utf8');
 export const HEADER = captured.slice(0, captured.indexOf('\n'));
 const COLUMNS = HEADER.slice(2).split(',').slice(0, -1);
 
