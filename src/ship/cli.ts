@@ -8,7 +8,7 @@ import { exitWith, newCommand, parseWith, withLogOptions } from '../common/cli';
 import { UsageError, errorMessage } from '../common/errors';
 import { createLogger, redactUrl } from '../common/log';
 import { newRegistry } from '../common/metrics';
-import { startHttp } from '../common/http';
+import { startHttp, type HttpListener } from '../common/http';
 import { onShutdown } from '../common/shutdown';
 import { formatSize, parseSize, SIZE_EXPECTED } from '../common/units';
 import { VERSION } from '../common/version';
@@ -161,7 +161,6 @@ async function run(globs: string[], opts: CliOptions): Promise<number> {
     encode,
     maxDocs: cfg.batch.max_docs,
     maxBytes: cfg.batch.max_bytes,
-    maxLatencyMs: cfg.batch.max_latency,
     concurrency: cfg.batch.concurrency,
     budgetBytes: cfg.memory_budget,
     registry,
@@ -195,11 +194,7 @@ async function run(globs: string[], opts: CliOptions): Promise<number> {
   const status = cfg.http
     ? new StatusTracker({ input, pipeline, sink, metrics, urls: cfg.es.urls, index: cfg.index, concurrency: cfg.batch.concurrency, memoryBudget: cfg.memory_budget })
     : undefined;
-  const http = cfg.http ? await startHttp({ listen: cfg.http, logger, registry: metrics, health, routes: statusRoutes(status!, Date.now()) }) : undefined;
-  logger.info(
-    { inputs: inputs.map((i) => ({ name: i.name, paths: i.paths, index: i.index, parsers: i.parsers.map((p) => Object.keys(p)[0]) })), es: cfg.es.urls.map(redactUrl), state_dir: cfg.state_dir, once: cfg.once },
-    'sidekick-ship starting',
-  );
+  let http: HttpListener | undefined;
   registry.autoSave(cfg.registry_flush);
 
   let finishing: Promise<void> | undefined;
@@ -239,6 +234,12 @@ async function run(globs: string[], opts: CliOptions): Promise<number> {
     },
   });
 
+  // Listening and announced only once the signal handlers are installed: a SIGTERM sent on seeing either is a clean stop.
+  if (cfg.http) http = await startHttp({ listen: cfg.http, logger, registry: metrics, health, routes: statusRoutes(status!, Date.now()) });
+  logger.info(
+    { inputs: inputs.map((i) => ({ name: i.name, paths: i.paths, index: i.index, parsers: i.parsers.map((p) => Object.keys(p)[0]) })), es: cfg.es.urls.map(redactUrl), state_dir: cfg.state_dir, once: cfg.once },
+    'sidekick-ship starting',
+  );
   await input.start();
   if (!cfg.once) return new Promise<number>(() => undefined); // runs until a signal
   const progress = process.stderr.isTTY ? new Progress(input, pipeline) : undefined;

@@ -32,7 +32,8 @@ describeWithEngine('sidekick-ship: file identity, NUL holes and partial lines', 
     const mnt = join(t.dir, 'mnt');
     mkdirSync(mnt);
     execFileSync('truncate', ['-s', '16M', image]);
-    execFileSync('mkfs.ext4', ['-q', '-F', image], { env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` } });
+    // 256-byte inodes hold a birth time (e2fsprogs before 1.46.4 made 128-byte ones, without, on volumes this small).
+    execFileSync('mkfs.ext4', ['-q', '-F', '-I', '256', image], { env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` } });
     execFileSync('mount', ['-o', 'loop', image, mnt]);
     try {
       const jobs = join(mnt, 'jobs');
@@ -75,6 +76,7 @@ describeWithEngine('sidekick-ship: file identity, NUL holes and partial lines', 
       await sleep(1000);
       // The faults need the inode recycled: the volume hands out the one just freed.
       expect(new Set(inodes).size).toBe(1);
+      expect(statSync(jobs, { bigint: true }).birthtimeNs).toBeGreaterThan(0n);
       const docs = await allDocs(index);
       expect(docs.map((d) => `${d.path.split('/').pop()}: ${d.message}`).sort()).toEqual(
         [

@@ -36,10 +36,15 @@ describe('claimStateDir', () => {
     const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    await waitFor('the other process to own the directory', () => out.includes('owned'));
-    await expect(claimStateDir(dir, me())).rejects.toThrow(`pid ${child.pid} on host h`);
-    child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
+    const exited = new Promise((r) => child.once('exit', r));
+    try {
+      await waitFor('the other process to own the directory', () => out.includes('owned'));
+      await expect(claimStateDir(dir, me())).rejects.toThrow(`pid ${child.pid} on host h`);
+    } finally {
+      // Also when an assertion failed: a live child's pipe would keep the jest worker from exiting.
+      child.kill('SIGKILL');
+      await exited;
+    }
     expect(existsSync(join(dir, OWNER_SOCKET))).toBe(true);
     const lock = await claimStateDir(dir, me());
     await lock.release();
@@ -78,7 +83,9 @@ describe('sidekick-ship on a state directory another shipper owns', () => {
     expect(second.stderr()).toContain(`pid ${run.child.pid} on host ${hostname()}`);
     expect(await stopShipper(run, 'SIGKILL')).toBe(null);
     run = startShipper(opts);
-    await waitForLog(run, 'sidekick-ship starting');
+    // Stopped the moment it says it is starting, as a supervisor may: still a clean stop (exit 0).
+    const started = run;
+    await new Promise<void>((resolve) => started.child.stderr!.on('data', () => started.stderr().includes('"msg":"sidekick-ship starting"') && resolve()));
     expect(await stopShipper(run)).toBe(0);
     run = undefined;
   });

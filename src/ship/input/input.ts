@@ -79,7 +79,8 @@ export class Input {
   /** Scans once and then every scanMs (unless once). */
   async start(): Promise<void> {
     await this.scan();
-    if (!this.opts.once) {
+    // A stop during the first scan (a signal at startup) leaves nothing scheduled.
+    if (!this.opts.once && !this.stopped) {
       this.watchDirectories();
       const tick = (): void => {
         this.timer = setTimeout(() => {
