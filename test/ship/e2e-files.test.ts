@@ -74,11 +74,13 @@ describeWithEngine('sidekick-ship with real files', () => {
     const file = join(dir, 'app.log');
     writeFileSync(file, '');
     run = startShipper({ dir, esUrl: engine.url, index, paths: [file] });
-    await waitForLog(run, 'following file');
     const expected: string[] = [];
     let fd = openSync(file, 'a');
     let n = 0;
     for (let rotation = 0; rotation < 4; rotation++) {
+      // A file renamed out of the glob before any scan saw it is missed (README, known limits): on a loaded machine a
+      // scan can take longer than this file's 100 ms of life, so the rotation waits until the shipper follows it.
+      await waitForLog(run, 'following file', rotation + 1);
       for (let burst = 0; burst < 20; burst++) {
         const ls = lines('ren', n, n + 50);
         n += 50;
