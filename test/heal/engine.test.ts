@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import type Docker from 'dockerode';
 import { eventually, sleep } from '../support/wait';
-import { describeWithDocker, BUILD_TIMEOUT_MS, SOCKET, testImage, docker, exec, removeContainers, runContainer, runHeal, startedAt, waitForHealth, type RunningHeal } from './helpers';
+import { describeWithDocker, BUILD_TIMEOUT_MS, SOCKET, testImage, docker, exec, removeContainers, removeStale, runContainer, runHeal, startedAt, waitForHealth, type RunningHeal } from './helpers';
 import { RESTART_CALLS, socketProxy, type SocketProxy } from './socket-proxy';
 
 const P = `heal-e${process.pid}-`;
@@ -24,6 +24,7 @@ describeWithDocker('sidekick-heal on the Docker engine', () => {
   beforeAll(async () => {
     d = docker();
     await testImage();
+    await removeStale('heal-e');
     await removeContainers(d, P);
     proxy = await socketProxy(SOCKET, RESTART_CALLS);
     heal = await runHeal(`docker_host: ${proxy.url}\nlabel: ${LABEL}\nmin_interval: 1500ms\nmax_interval: 5s\nmax_actions: 2\nwindow: 10m\nstop_timeout: 1s\nresync: 0\n`);

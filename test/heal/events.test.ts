@@ -8,7 +8,7 @@ import type Docker from 'dockerode';
 import { signBody, signatureHeaders } from '../../src/common/signature';
 import { Haproxy, haveHaproxy } from '../haproxy/helpers/haproxy';
 import { eventually, freePort, sleep, tempDir } from '../support/wait';
-import { describeWithDocker, BUILD_TIMEOUT_MS, testImage, docker, exec, inspect, removeContainers, runContainer, runHeal, startedAt, waitForHealth, type RunningHeal } from './helpers';
+import { describeWithDocker, BUILD_TIMEOUT_MS, testImage, docker, exec, inspect, removeContainers, removeStale, runContainer, runHeal, startedAt, waitForHealth, type RunningHeal } from './helpers';
 
 const P = `heal-v${process.pid}-`;
 const LABEL = `heal-v${process.pid}`;
@@ -44,6 +44,7 @@ describeWithDocker('probe and HAProxy events into sidekick-heal', () => {
     d = docker();
     await testImage();
     dir = tempDir('sidekick-heal-events-');
+    await removeStale('heal-v');
     await removeContainers(d, P);
     // min_interval 1m: one action per container in this file, however long a signal stays bad.
     heal = await runHeal(`label: ${LABEL}\nmin_interval: 1m\nmax_interval: 1m\ndown_grace: 1s\nstop_timeout: 1s\nresync: 0\n`, { SIDEKICK_HEAL_SECRET: SECRET, SIDEKICK_HEAL_TOKEN: TOKEN });
@@ -51,8 +52,11 @@ describeWithDocker('probe and HAProxy events into sidekick-heal', () => {
       runContainer(d, { name: `${P}worker`, labels: { [LABEL]: 'true', [`${LABEL}.probe_check`]: 'heartbeat' } }),
       runContainer(d, { name: `${P}web`, labels: { [LABEL]: 'true' }, command: LISTENER }),
       runContainer(d, { name: `${P}target`, labels: { [LABEL]: 'true', [`${LABEL}.probe_check`]: 'victim' } }),
+      // Its own HEALTHCHECK's start period (an hour), no heal label for one: heal reads it from the engine.
+      runContainer(d, { name: `${P}young`, labels: { [LABEL]: 'true', [`${LABEL}.probe_check`]: 'young' }, startPeriodMs: 3_600_000 }),
+      runContainer(d, { name: `${P}paused`, labels: { [LABEL]: 'true', [`${LABEL}.probe_check`]: 'paused' } }),
     ]);
-    for (const n of ['worker', 'web', 'target']) {
+    for (const n of ['worker', 'web', 'target', 'young', 'paused']) {
       await waitForHealth(d, `${P}${n}`, 'healthy');
       before[n] = await startedAt(d, `${P}${n}`);
     }
@@ -101,6 +105,24 @@ describeWithDocker('probe and HAProxy events into sidekick-heal', () => {
     // Restarted, it listens again and HAProxy takes it back.
     await eventually('the server back up', () => watch.output.join('').includes('"to":"up"'), 15_000);
   }, 40_000);
+
+  test("a container inside its HEALTHCHECK's start period, or paused, is not acted on, and heal says why", async () => {
+    // Paused, its HEALTHCHECK cannot run and the engine soon calls it unhealthy too: neither trigger may act.
+    // It stays paused until afterAll removes it, so nothing restarts it once the test is over.
+    await d.getContainer(`${P}paused`).pause();
+    for (const check of ['young', 'paused']) {
+      const body = JSON.stringify({ check, from: 'healthy', to: 'unhealthy', at: new Date().toISOString(), message: 'failing' });
+      expect((await post(heal.url, body, signatureHeaders(SECRET, body))).status).toBe(202);
+    }
+    const young = await eventually('heal.skipped young', () => heal.about(`${P}young`).find((e) => e.event === 'heal.skipped'), 15_000);
+    expect(young).toMatchObject({ reason: 'starting', trigger: 'probe_failing' });
+    const paused = await eventually('heal.skipped paused', () => heal.about(`${P}paused`).find((e) => e.event === 'heal.skipped'), 15_000);
+    expect(paused).toMatchObject({ reason: 'paused' });
+    await sleep(2000);
+    expect(heal.about(`${P}young`).concat(heal.about(`${P}paused`)).filter((e) => e.event === 'heal.action')).toEqual([]);
+    expect(await startedAt(d, `${P}young`)).toBe(before.young);
+    expect(await startedAt(d, `${P}paused`)).toBe(before.paused);
+  });
 
   test('unsigned, badly signed, stale, replayed and wrongly authorised events get 401, are counted, and change nothing', async () => {
     const failing = JSON.stringify({ check: 'victim', from: 'healthy', to: 'unhealthy', at: new Date().toISOString(), message: 'forged' });

@@ -13,7 +13,7 @@ import { startHeal, type HealServer } from '../../src/heal/serve';
 import { ensureBaseImage } from '../support/docker';
 import { eventually, tempDir } from '../support/wait';
 
-export { describeWithDocker, BUILD_TIMEOUT_MS } from '../support/docker';
+export { describeWithDocker, BUILD_TIMEOUT_MS, removeStale } from '../support/docker';
 
 export const SOCKET = '/var/run/docker.sock';
 let image: Promise<string> | undefined;

@@ -4,7 +4,7 @@
 import { statSync } from 'node:fs';
 import { BUILD_TIMEOUT_MS, buildImage, docker as docker_, dockerOk } from '../support/docker';
 import { eventually } from '../support/wait';
-import { SOCKET, describeWithDocker, docker, exec, removeContainers, runContainer, startedAt, waitForHealth } from './helpers';
+import { SOCKET, describeWithDocker, docker, exec, removeContainers, removeStale, runContainer, startedAt, waitForHealth } from './helpers';
 
 const P = `heal-i${process.pid}-`;
 const LABEL = `heal-i${process.pid}`;
@@ -15,6 +15,7 @@ describeWithDocker('the heal image', () => {
 
   beforeAll(async () => {
     image = await buildImage('heal');
+    await removeStale('heal-i');
     await removeContainers(d, P);
   }, BUILD_TIMEOUT_MS);
 

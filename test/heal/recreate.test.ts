@@ -1,18 +1,20 @@
 // recreate on the real engine: the new container keeps the old one's name, labels, env, mounts (bind, named and
 // anonymous volumes, with their data), networks and aliases, restart policy and healthcheck, and works; a
-// compose-created container is still compose's afterwards (docker-compose 1.29 sees it up to date).
+// compose-created container is still compose's afterwards (docker-compose 1.29 and compose v2, when installed, see
+// it up to date).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { eventually, tempDir } from '../support/wait';
-import { BUILD_TIMEOUT_MS, SOCKET, describeWithDocker, docker, exec, inspect, removeContainers, runContainer, runHeal, testImage, waitForHealth, type RunningHeal } from './helpers';
+import { composeCommands } from '../support/docker';
+import { BUILD_TIMEOUT_MS, SOCKET, describeWithDocker, docker, exec, inspect, removeContainers, removeStale, runContainer, runHeal, testImage, waitForHealth, type RunningHeal } from './helpers';
 import { RECREATE_CALLS, socketProxy, type SocketProxy } from './socket-proxy';
 
 const P = `heal-r${process.pid}-`;
 const LABEL = `heal-r${process.pid}`;
-const PROJECT = `healr${process.pid}`;
-const haveCompose = spawnSync('docker-compose', ['version', '--short']).status === 0;
+const composes = composeCommands();
+const project = (argv: string[]): string => `healr${process.pid}-${argv.length}`;
 
 function sh(cmd: string, args: string[], cwd?: string): string {
   return execFileSync(cmd, args, { encoding: 'utf8', cwd, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -23,11 +25,14 @@ describeWithDocker('sidekick-heal recreate', () => {
   let heal: RunningHeal;
   let dir: string;
   let proxy: SocketProxy;
+  // Anonymous volumes heal reattached by name: `docker rm -v` no longer removes them, so this test does.
+  const reattached: string[] = [];
 
   beforeAll(async () => {
     d = docker();
     await testImage();
     dir = tempDir('sidekick-heal-recreate-');
+    for (const prefix of ['heal-r', 'healr']) await removeStale(prefix);
     await removeContainers(d, P);
     // Through a socket proxy that allows only the calls the README lists for recreating.
     proxy = await socketProxy(SOCKET, RECREATE_CALLS);
@@ -40,10 +45,10 @@ describeWithDocker('sidekick-heal recreate', () => {
     await heal?.stop();
     await proxy?.close();
     if (!d) return;
-    if (haveCompose) spawnSync('docker-compose', ['-p', PROJECT, 'down', '-v'], { cwd: dir });
+    for (const c of composes) if (!c.missing) spawnSync(c.argv[0], [...c.argv.slice(1), '-p', project(c.argv), 'down', '-v', '-t', '1'], { cwd: dir });
     await removeContainers(d, P);
     for (const n of ['a', 'b']) await d.getNetwork(`${P}${n}`).remove().catch(() => undefined);
-    await d.getVolume(`${P}data`).remove().catch(() => undefined);
+    for (const v of [`${P}data`, ...reattached]) await d.getVolume(v).remove().catch(() => undefined);
   });
 
   test('the new container has the same name, configuration, mounts and data, networks and aliases, and works', async () => {
@@ -65,6 +70,7 @@ describeWithDocker('sidekick-heal recreate', () => {
     await waitForHealth(d, name, 'healthy');
     exec(name, 'echo kept > /data/file && echo kept > /cache/file');
     const old = await inspect(d, name);
+    reattached.push(...old.Mounts.filter((m) => m.Destination === '/cache').map((m) => m.Name!));
 
     exec(name, 'rm /tmp/healthy');
     const action = await eventually('heal.action', () => heal.about(name).find((e) => e.event === 'heal.action'), 20_000);
@@ -96,7 +102,9 @@ describeWithDocker('sidekick-heal recreate', () => {
     await expect(d.getContainer(oldId).inspect()).rejects.toMatchObject({ statusCode: 404 });
   }, 60_000);
 
-  (haveCompose ? test : test.skip)('a compose service container is recreated as one compose still owns and finds up to date', async () => {
+  for (const compose of composes)
+    (compose.missing ? test.skip : test)(`a compose service container is recreated as one ${compose.name} still owns and finds up to date${compose.missing ? ` [skipped: ${compose.missing}]` : ''}`, async () => {
+    const dc = (...args: string[]): string => sh(compose.argv[0], [...compose.argv.slice(1), '-p', project(compose.argv), ...args], dir);
     writeFileSync(
       join(dir, 'docker-compose.yml'),
       `version: "2.4"
@@ -109,20 +117,21 @@ services:
     healthcheck: { test: ["CMD-SHELL", "test -f /tmp/healthy"], interval: 1s, retries: 1 }
 `,
     );
-    sh('docker-compose', ['-p', PROJECT, 'up', '-d'], dir);
-    const id = sh('docker-compose', ['-p', PROJECT, 'ps', '-q', 'svc'], dir).trim();
+    dc('up', '-d');
+    const id = dc('ps', '-q', 'svc').trim();
     const name = (await d.getContainer(id).inspect()).Name.slice(1);
     await waitForHealth(d, name, 'healthy');
     exec(name, 'rm /tmp/healthy');
     await eventually('heal.action', () => heal.about(name).find((e) => e.event === 'heal.action' && e.result === 'ok'), 20_000);
-    const newId = sh('docker-compose', ['-p', PROJECT, 'ps', '-q', 'svc'], dir).trim();
+    const newId = dc('ps', '-q', 'svc').trim();
     expect(newId).not.toBe(id);
     expect(newId).toBe((await inspect(d, name)).Id);
-    // `up` again changes nothing: compose recognises the container as its own, with the same configuration.
-    const up = spawnSync('docker-compose', ['-p', PROJECT, 'up', '-d'], { cwd: dir, encoding: 'utf8' });
-    expect(up.stderr).toMatch(/is up-to-date/);
-    expect(up.stderr).not.toMatch(/Recreating|Creating/);
-    expect(sh('docker-compose', ['-p', PROJECT, 'ps', '-q', 'svc'], dir).trim()).toBe(newId);
+    // `up` again changes nothing: compose recognises the container as its own, with the same configuration
+    // (1.29 says "is up-to-date", v2 "Running"; neither creates or recreates).
+    const up = spawnSync(compose.argv[0], [...compose.argv.slice(1), '-p', project(compose.argv), 'up', '-d'], { cwd: dir, encoding: 'utf8' });
+    expect([up.status, up.stderr]).toEqual([0, expect.stringMatching(/is up-to-date|Running/)]);
+    expect(up.stderr).not.toMatch(/Recreat|Creat/);
+    expect(dc('ps', '-q', 'svc').trim()).toBe(newId);
   }, 60_000);
 
   test('it all went through a socket proxy that allows only the calls recreating needs', () => {

@@ -7,7 +7,7 @@ import { cli, closedPort, httpServer, tcpServer, tempDir } from './helpers';
 describe('sidekick-probe one-shot checks', () => {
   it('exits 0 and prints a readable line for a healthy tcp check', async () => {
     const s = await tcpServer((sock) => sock.end());
-    const r = await cli(['tcp', `127.0.0.1:${s.port}`]);
+    const r = await cli(['tcp', `127.0.0.1:${s.port}`, '--timeout', '15s']);
     await s.close();
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`^OK   tcp 127\\.0\\.0\\.1:${s.port}: connected \\([\\d.]+ ms\\)\\n$`));
@@ -15,7 +15,7 @@ describe('sidekick-probe one-shot checks', () => {
 
   it('exits 1 with one JSON object per check on --json', async () => {
     const port = await closedPort();
-    const r = await cli(['tcp', `127.0.0.1:${port}`, '--json']);
+    const r = await cli(['tcp', `127.0.0.1:${port}`, '--json', '--timeout', '15s']);
     expect(r.code).toBe(1);
     const line = JSON.parse(r.stdout) as Record<string, unknown>;
     expect(Object.keys(line)).toEqual(['check', 'kind', 'target', 'ok', 'duration_ms', 'message', 'detail']);
@@ -25,8 +25,9 @@ describe('sidekick-probe one-shot checks', () => {
   it('checks http status ranges, headers and JSON values from flags', async () => {
     const s = await httpServer((req, res) => res.end(JSON.stringify({ status: req.headers['x-env'] === 'prod' ? 'UP' : 'DOWN' })));
     const url = `http://127.0.0.1:${s.port}/health`;
-    const ok = await cli(['http', url, '--status', '200-299', '--header', 'X-Env: prod', '--json-path', 'status=UP', '--json', '--name', 'api']);
-    const bad = await cli(['http', url, '--json-path', 'status=UP']);
+    // Generous timeouts: a loaded machine can be slow even on loopback, and no outcome here depends on them.
+    const ok = await cli(['http', url, '--status', '200-299', '--header', 'X-Env: prod', '--json-path', 'status=UP', '--json', '--name', 'api', '--timeout', '15s']);
+    const bad = await cli(['http', url, '--json-path', 'status=UP', '--timeout', '15s']);
     await s.close();
     expect(ok.code).toBe(0);
     expect(JSON.parse(ok.stdout)).toMatchObject({ check: 'api', kind: 'http', ok: true, detail: { status: 200 } });
@@ -40,16 +41,17 @@ describe('sidekick-probe one-shot checks', () => {
       else res.writeHead(200, { 'content-length': '100' }).flushHeaders(); // and then nothing
     });
     const base = `http://127.0.0.1:${s.port}`;
-    const stalled = await cli(['http', `${base}/`, '--timeout', '10s', '--json']);
-    const body = await cli(['http', `${base}/`, '--timeout', '1s', '--body', 'ok']);
-    const loop = await cli(['http', `${base}/loop`, '--follow-redirects']);
+    const stalled = await cli(['http', `${base}/`, '--timeout', '40s', '--json']);
+    // Long enough for the headers to arrive on a loaded machine: the phase named is reading the body.
+    const body = await cli(['http', `${base}/`, '--timeout', '3s', '--body', 'ok']);
+    const loop = await cli(['http', `${base}/loop`, '--follow-redirects', '--timeout', '15s']);
     await s.close();
     expect(stalled.code).toBe(0);
     const verdict = JSON.parse(stalled.stdout) as { message: string; duration_ms: number };
     expect(verdict.message).toBe('status 200');
-    expect(verdict.duration_ms).toBeLessThan(5000); // with the status, not at the 10 s timeout
+    expect(verdict.duration_ms).toBeLessThan(15_000); // with the status, not at the 40 s timeout
     expect(body.code).toBe(1);
-    expect(body.stdout).toContain('timed out after 1000 ms while reading the body');
+    expect(body.stdout).toContain('timed out after 3000 ms while reading the body');
     expect(loop.code).toBe(1);
     expect(loop.stdout).toContain('stopped after 10 redirects');
   });
@@ -118,7 +120,7 @@ describe('sidekick-probe run --config', () => {
     const dir = tempDir();
     const s = await tcpServer((sock) => sock.end());
     const cfg = join(dir, 'checks.yml');
-    writeFileSync(cfg, `checks:\n  - {name: up, kind: tcp, target: "127.0.0.1:${s.port}"}\n  - {name: down, kind: tcp, target: "127.0.0.1:${await closedPort()}"}\n`);
+    writeFileSync(cfg, `defaults: {timeout: 15s}\nchecks:\n  - {name: up, kind: tcp, target: "127.0.0.1:${s.port}"}\n  - {name: down, kind: tcp, target: "127.0.0.1:${await closedPort()}"}\n`);
     const all = await cli(['run', '--config', cfg, '--json']);
     const one = await cli(['run', '--config', cfg, '--check', 'up']);
     await s.close();
@@ -176,9 +178,10 @@ describe('sidekick-probe wait', () => {
 
   it('exits 1 after the timeout, saying what it still waits for', async () => {
     const port = await closedPort();
-    const r = await cli(['wait', `tcp://127.0.0.1:${port}`, '--timeout', '1s', '--interval', '200ms']);
+    // Long enough for a first answer on a loaded machine, so the reason is known when it gives up.
+    const r = await cli(['wait', `tcp://127.0.0.1:${port}`, '--timeout', '3s', '--interval', '200ms']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`timed out after 1s; still waiting for: tcp://127.0.0.1:${port} (connection refused)`);
+    expect(r.stderr).toContain(`timed out after 3s; still waiting for: tcp://127.0.0.1:${port} (connection refused)`);
   });
 });
 

@@ -68,16 +68,23 @@ export interface ComposeCommand {
   readonly name: string;
   /** The command line before the subcommand: ['docker-compose'] or ['docker', 'compose']. */
   readonly argv: string[];
+  /** Why it cannot be used here (not installed), or undefined when `version` answers. */
+  readonly missing?: string;
 }
 
-/** The Compose implementations installed here: docker-compose (1.x) and the docker CLI's compose plugin (v2). */
+/**
+ * Both Compose implementations the compose file must work with, docker-compose (1.x, Debian's package) and the
+ * docker CLI's compose plugin (v2), each with its version or, when it does not answer, `missing` saying why.
+ */
 export function composeCommands(): ComposeCommand[] {
-  const found: ComposeCommand[] = [];
-  for (const argv of [['docker-compose'], ['docker', 'compose']]) {
+  return [
+    { argv: ['docker-compose'], install: 'apt-get install -y docker-compose' },
+    { argv: ['docker', 'compose'], install: 'the compose plugin v2 in ~/.docker/cli-plugins: see .ci/compose-v2.sh' },
+  ].map(({ argv, install }) => {
     const r = spawnSync(argv[0], [...argv.slice(1), 'version', '--short'], { encoding: 'utf8', timeout: 20_000 });
-    if (r.status === 0) found.push({ name: `${argv.join(' ')} ${r.stdout.trim()}`, argv });
-  }
-  return found;
+    if (r.status === 0) return { name: `${argv.join(' ')} ${r.stdout.trim()}`, argv };
+    return { name: argv.join(' '), argv, missing: `\`${argv.join(' ')} version\` failed, not installed (${install})` };
+  });
 }
 
 export interface DockerResult {
@@ -126,17 +133,64 @@ export interface DockerScope {
   run(args: string[], options?: { timeoutMs?: number }): Promise<DockerResult>;
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /**
- * For use inside describeWithDocker(): creates a network before the tests and removes, after them, every container
- * and volume this scope labelled and the network. Nothing else on the shared engine is touched.
+ * Removes what runs killed before their clean-up left on the engine: the containers (with their anonymous volumes),
+ * networks and volumes whose name, compose project or `sidekick.test` label is `<prefix><pid>-…` for a pid no
+ * longer running. A run still going (in another worktree too) has a live pid, so nothing of it is touched; names
+ * without that shape are never matched. Resolves to what was removed, as `container|network|volume <name>`.
+ */
+export async function removeStale(prefix: string): Promise<string[]> {
+  if (!/^[a-z0-9-]+$/.test(prefix)) throw new Error(`removeStale: prefix "${prefix}" must be lower-case letters, digits and dashes`);
+  const owner = new RegExp(`^${prefix}(\\d+)-`);
+  const stale = (...keys: string[]): boolean =>
+    keys.some((k) => {
+      const m = owner.exec(k);
+      return m !== null && !alive(Number(m[1]));
+    });
+  const list = async (args: string[]): Promise<string[][]> =>
+    (await docker(args)).stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split('\t'));
+  const fmt = '{{.Label "com.docker.compose.project"}}\t{{.Label "sidekick.test"}}';
+  const removed: string[] = [];
+  const containers = (await list(['ps', '-a', '--format', `{{.Names}}\t${fmt}`])).filter((f) => stale(...f)).map((f) => f[0]);
+  if (containers.length) await docker(['rm', '-f', '-v', ...containers], { timeoutMs: 180_000 });
+  removed.push(...containers.map((c) => `container ${c}`));
+  for (const [kind, args] of [
+    ['network', ['network', 'ls', '--format', `{{.Name}}\t${fmt}`]],
+    ['volume', ['volume', 'ls', '--format', `{{.Name}}\t${fmt}`]],
+  ] as const) {
+    const names = (await list([...args])).filter((f) => stale(...f)).map((f) => f[0]);
+    if (names.length) await docker([kind, 'rm', ...names]);
+    removed.push(...names.map((n) => `${kind} ${n}`));
+  }
+  if (removed.length) process.stderr.write(`[sidekick docker] removed what a killed earlier run left: ${removed.join(', ')}\n`);
+  return removed;
+}
+
+/**
+ * For use inside describeWithDocker(): removes what a killed earlier run of the same scope left (removeStale),
+ * creates a network before the tests and removes, after them, every container and volume this scope labelled and
+ * the network. Nothing else on the shared engine is touched.
  */
 export function useDocker(label: string): DockerScope {
   const prefix = `sidekick-test-${label}-${process.pid}-${Date.now().toString(36)}`.toLowerCase();
   const network = `${prefix}-net`;
   const labelArg = `sidekick.test=${prefix}`;
   beforeAll(async () => {
+    await removeStale(`sidekick-test-${label}-`.toLowerCase());
     await dockerOk(['network', 'create', '--label', labelArg, network]);
-  });
+  }, 200_000);
   afterAll(async () => {
     const ids = (await docker(['ps', '-aq', '--filter', `label=${labelArg}`])).stdout.split('\n').filter(Boolean);
     if (ids.length) await docker(['rm', '-f', '-v', ...ids]);

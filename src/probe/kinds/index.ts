@@ -42,12 +42,20 @@ function load(kind: Target['kind']): AnyProbe {
  * Never rejects: an unexpected exception becomes a failed result that says what happened.
  */
 export async function runProbe(cfg: ProbeConfig, stop?: AbortSignal, controller = new AbortController()): Promise<ProbeResult> {
+  const start = performance.now();
+  let probe: AnyProbe;
+  try {
+    probe = load(cfg.kind);
+  } catch (err) {
+    return probeFailure(err, start);
+  }
+  // The timeout starts once the probe's module is loaded: loading undici can take seconds on a loaded machine,
+  // and that is our start-up, not the target being slow (it said "timed out after 2000 ms" after 211 ms of probing).
   const timer = setTimeout(() => controller.abort(new ProbeTimeout(cfg.timeout)), cfg.timeout);
   const onStop = (): void => controller.abort(stop?.reason);
   stop?.addEventListener('abort', onStop, { once: true });
-  const start = performance.now();
   try {
-    return await load(cfg.kind)(cfg, controller.signal);
+    return await probe(cfg, controller.signal);
   } catch (err) {
     return probeFailure(err, start);
   } finally {
