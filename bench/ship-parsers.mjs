@@ -1,12 +1,17 @@
 // Benchmark of sidekick-ship's parsers: drains 1,000,000-line files with --once into a local counting _bulk
 // endpoint, each file once plain (no parsers: one document a line) and once parsed, in the same run:
 // a Java service log with stack traces through the `java` multiline preset, and JSON lines through `ndjson`.
-// Reports drain times, their ratio (target <= 1.5), CPU-seconds and peak RSS (from /usr/bin/time -v).
+// Reports drain times, their ratio (target <= 1.5), CPU-seconds and peak RSS (from /usr/bin/time -v), and the
+// timestamp parser's cost per stamp (in process: a custom Luxon layout in a named zone, ISO 8601).
 // Usage: npm run build && node bench/ship-parsers.mjs
+// A/B: SHIP_PARSERS_BASELINE=/elsewhere/dist/cmd/sidekick-ship.js (another build, e.g. of main) also drains each
+// parsed case with that build, in the same run, between the plain and the parsed drain.
 import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { startCountingEndpoint } from './lib/ship-endpoint.mjs';
+import { createRequire } from 'node:module';
+import { loadavg } from 'node:os';
 
 const root = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..');
 const dir = join(root, '.bench');
@@ -62,13 +67,13 @@ function measure(args) {
   });
 }
 
-async function drain(ep, name, file, parsers) {
+async function drain(ep, name, file, parsers, program = cli) {
   const state = join(dir, `parsers-state-${name}`);
   rmSync(state, { recursive: true, force: true });
   const config = join(dir, `parsers-${name}.json`);
   writeFileSync(config, JSON.stringify({ es: { urls: [ep.url] }, index: 'bench-parsers', state_dir: state, paths: [file], parsers }));
   ep.reset();
-  const r = await measure([cli, '-c', config, '--once', '--compression', 'gzip', '--log-level', 'warn']);
+  const r = await measure([program, '-c', config, '--once', '--compression', 'gzip', '--log-level', 'warn']);
   return { ...r, docs: ep.stats.items };
 }
 
@@ -80,6 +85,8 @@ const javaFile = join(dir, 'parsers-java-1m.log');
 const jsonFile = join(dir, 'parsers-json-1m.log');
 if (!existsSync(javaFile)) await writeLines(javaFile, (i, n) => javaEvent(i, n));
 if (!existsSync(jsonFile)) await writeLines(jsonFile, (i) => jsonEvent(i));
+const baseline = process.env.SHIP_PARSERS_BASELINE;
+const loadBefore = loadavg()[0];
 const ep = await startCountingEndpoint();
 const results = {};
 for (const [name, file, parsers] of [
@@ -87,6 +94,7 @@ for (const [name, file, parsers] of [
   ['json', jsonFile, [{ ndjson: {} }]],
 ]) {
   const plain = await drain(ep, `${name}-plain`, file, []);
+  const base = baseline ? await drain(ep, `${name}-baseline`, file, parsers, baseline) : undefined;
   const parsed = await drain(ep, name, file, parsers);
   if (plain.docs !== LINES) throw new Error(`${name} plain delivered ${plain.docs} documents, expected ${LINES}`);
   results[name] = {
@@ -100,6 +108,7 @@ for (const [name, file, parsers] of [
     plain_cpu_s: +plain.cpu.toFixed(2),
     parsed_cpu_s: +parsed.cpu.toFixed(2),
     parsed_peak_rss_mib: +parsed.rssMiB.toFixed(1),
+    ...(base && { baseline_parsed_s: +base.wall.toFixed(2), baseline_ratio: +(base.wall / plain.wall).toFixed(3), baseline_parsed_cpu_s: +base.cpu.toFixed(2) }),
   };
 }
 await ep.close();
@@ -108,5 +117,40 @@ console.log('case  file MiB  documents  plain s  parsed s  ratio  parsed lines/s
 for (const [name, r] of Object.entries(results)) {
   console.log(`${name.padEnd(4)}  ${String(r.file_mib).padStart(8)}  ${String(r.docs).padStart(9)}  ${String(r.plain_s).padStart(7)}  ${String(r.parsed_s).padStart(8)}  ${String(r.ratio).padStart(5)}  ${String(r.parsed_lines_per_s).padStart(14)}  ${String(r.plain_cpu_s).padStart(11)}  ${String(r.parsed_cpu_s).padStart(12)}  ${String(r.parsed_peak_rss_mib).padStart(19)}`);
 }
+if (baseline) {
+  console.log(`\nbaseline ${baseline}, same run:`);
+  for (const [name, r] of Object.entries(results)) console.log(`${name.padEnd(4)}  baseline parsed ${r.baseline_parsed_s} s (ratio ${r.baseline_ratio}, ${r.baseline_parsed_cpu_s} CPU-s)  this build ${r.parsed_s} s (ratio ${r.ratio}, ${r.parsed_cpu_s} CPU-s)`);
+}
 console.log('\ntarget: ratio <= 1.5 (parsed drain time over plain drain time of the same file)');
-console.log(JSON.stringify({ bench: 'ship-parsers', ...results }));
+
+/** CPU microseconds per stamp of the timestamp parser over 200,000 distinct stamps (each a different millisecond). */
+function stampCost(cfg, format, dir = root) {
+  const require = createRequire(import.meta.url);
+  const { timestamp, timestampSchema } = require(join(dir, 'dist/src/ship/parsers/timestamp.js'));
+  const { eventOf } = require(join(dir, 'dist/src/ship/parsers/parser.js'));
+  const n = 200_000;
+  const texts = Array.from({ length: n }, (_, i) => `${format(new Date(Date.UTC(2026, 0, 1) + i * 7))} INFO [main] c.e.App - started`);
+  const step = timestamp(timestampSchema.parse(cfg))();
+  const file = { key: 'bench', dev: 0, ino: 0 };
+  let missing = 0;
+  let best = Infinity;
+  for (let round = 0; round < 3; round++) {
+    const before = process.cpuUsage();
+    for (let i = 0; i < n; i++) step.push(eventOf({ file, path: '/bench', offset: i, next: i + 1, text: texts[i], truncated: false }), (ev) => ev.timestamp === undefined && missing++);
+    const used = process.cpuUsage(before);
+    best = Math.min(best, (used.user + used.system) / n);
+  }
+  if (missing > 0) throw new Error(`timestamp ${JSON.stringify(cfg)}: ${missing} stamps did not parse`);
+  return +best.toFixed(2);
+}
+const stampCases = (dir) => ({
+  custom_layout_us: stampCost({ pattern: '^(\\S+ \\S+)', layout: 'yyyy-MM-dd HH:mm:ss,SSS', timezone: 'Europe/Berlin' }, (d) => d.toISOString().replace('T', ' ').replace('Z', '').replace('.', ','), dir),
+  iso8601_us: stampCost({ pattern: '^(\\S+)', layout: 'ISO8601' }, (d) => d.toISOString(), dir),
+});
+const stamps = stampCases(root);
+if (baseline) stamps.baseline = stampCases(resolve(baseline, '../../..'));
+console.log(`\ntimestamp parser, CPU us a stamp (200,000 distinct stamps, best of 3): layout "yyyy-MM-dd HH:mm:ss,SSS" in Europe/Berlin ${stamps.custom_layout_us}, ISO8601 ${stamps.iso8601_us}`);
+if (baseline) console.log(`  baseline: layout ${stamps.baseline.custom_layout_us}, ISO8601 ${stamps.baseline.iso8601_us}`);
+const load = [loadBefore, loadavg()[0]].map((l) => +l.toFixed(2));
+console.log(`load average (1 min) before and after: ${load.join(', ')}`);
+console.log(JSON.stringify({ bench: 'ship-parsers', ...results, timestamp: stamps, load_average: load }));

@@ -175,11 +175,12 @@ function scanObjectAt(top: boolean): boolean {
 }
 
 /**
- * The top-level members of `text` when it is a JSON object whose members can be copied as written (see
- * scanObjectAt; `expand` as ndjson's expand_keys), else undefined: then decode it with JSON.parse, which also
- * tells what is wrong with it. Text that JSON.parse refuses always gives undefined.
+ * Scans `text`: the number of its top-level members when it is a JSON object whose members can be copied as
+ * written (see scanObjectAt; `expand` as ndjson's expand_keys), read them with memberKey and memberValue until
+ * the next scan; -1 otherwise: then decode it with JSON.parse, which also tells what is wrong with it. Text that
+ * JSON.parse refuses always gives -1.
  */
-export function scanObject(text: string, expand: boolean): Member[] | undefined {
+export function scanMembers(text: string, expand: boolean): number {
   t = text;
   p = 0;
   keys = 0;
@@ -188,18 +189,26 @@ export function scanObject(text: string, expand: boolean): Member[] | undefined 
   depth = 0;
   expandNested = expand;
   skipSpace();
-  let ok = t.charCodeAt(p) === 123 && scanObjectAt(true);
-  if (ok) {
-    skipSpace();
-    ok = p === t.length;
-  }
-  let out: Member[] | undefined;
-  if (ok) {
-    out = new Array<Member>(members);
-    for (let i = 0; i < members; i++) out[i] = { key: t.slice(keyStart[i], keyEnd[i]), value: t.slice(valueStart[i], valueEnd[i]) };
-  }
-  t = '';
-  return out;
+  if (!(t.charCodeAt(p) === 123 && scanObjectAt(true))) return -1;
+  skipSpace();
+  return p === t.length ? members : -1;
+}
+
+/** The key (without quotes, never escaped) of the last scanned text's i-th member. */
+export function memberKey(i: number): string {
+  return t.slice(keyStart[i], keyEnd[i]);
+}
+
+/** The value of the last scanned text's i-th member, as written. */
+export function memberValue(i: number): string {
+  return t.slice(valueStart[i], valueEnd[i]);
+}
+
+/** The members scanMembers finds, as a list (tests and tools; the shipper reads them one by one). */
+export function scanObject(text: string, expand: boolean): Member[] | undefined {
+  const n = scanMembers(text, expand);
+  if (n < 0) return undefined;
+  return Array.from({ length: n }, (_, i) => ({ key: memberKey(i), value: memberValue(i) }));
 }
 
 /** The string a member's value text holds, or undefined when it is not a string. */

@@ -5,7 +5,7 @@
 // Most lines need no merging: their members are then copied from the line's text (json-splice.ts), which costs
 // a fraction of decoding them into objects and serialising those again; the decoded objects are the general path.
 import { z } from 'zod';
-import { scanObject, stringValue, writeMembers, type Member, type Placed } from './json-splice';
+import { memberKey, memberValue, scanMembers, stringValue, writeMembers, type Placed } from './json-splice';
 import { parseIsoTimestamp } from './timestamp';
 import { deletePath, expandKeys, fieldsIn, fieldsOf, flag, getPath, isDotted, isObject, mergeInto, setError, setPath, type Emit, type Event, type JsonObject, type ParserContext, type Step, type StepFactory } from './parser';
 import { fieldPath } from './options';
@@ -58,8 +58,8 @@ class Ndjson implements Step {
     const text = ev.message;
     if (text === undefined) return emit(ev);
     if (this.splice && ev.fields === undefined && ev.spliced === undefined) {
-      const members = scanObject(text, this.cfg.expand_keys);
-      if (members !== undefined && this.copy(ev, text, members)) return emit(ev);
+      const n = scanMembers(text, this.cfg.expand_keys);
+      if (n >= 0 && this.copy(ev, text, n)) return emit(ev);
     }
     let parsed: unknown;
     try {
@@ -108,35 +108,46 @@ class Ndjson implements Step {
     emit(ev);
   }
 
-  /** Key paths by key (never changed once made): lines of one log repeat their keys, and split costs. */
-  private paths = new Map<string, string[]>();
+  /** What each key of the lines becomes, by key: lines of one log repeat their keys, and splitting costs. */
+  private keys = new Map<string, KeyEntry>();
+  /** Per member of the line being copied: its key's entry and where it goes (reused from line to line). */
+  private entries: KeyEntry[] = [];
+  private places: Place[] = [];
+  private firsts: string[] = [];
 
-  private pathOf(key: string, expand: boolean): string[] {
-    let path = this.paths.get(key);
-    if (path === undefined) {
-      if (this.paths.size >= 4096) this.paths.clear();
-      path = expand && isDotted(key) ? key.split('.') : [key];
-      this.paths.set(key, path);
+  private entryOf(key: string, expand: boolean): KeyEntry {
+    let e = this.keys.get(key);
+    if (e === undefined) {
+      if (this.keys.size >= 4096) this.keys.clear();
+      const path = expand && isDotted(key) ? key.split('.') : [key];
+      const sub = path.slice(1);
+      e = { path, open: openOf(path), close: '}'.repeat(path.length - 1), logOpen: openOf(sub), logClose: '}'.repeat(Math.max(0, sub.length - 1)) };
+      this.keys.set(key, e);
     }
-    return path;
+    return e;
   }
 
   /**
    * Sets the event from the line's own text when its members need no merging with each other or with the
    * shipper's fields, and returns true; false leaves the event as it was, for the general path.
    */
-  private copy(ev: Event, text: string, members: Member[]): boolean {
+  private copy(ev: Event, text: string, n: number): boolean {
     const { target, message_key: messageKey, overwrite_keys: overwrite, expand_keys: expand } = this.cfg;
+    const { entries, places, firsts } = this;
     let message: string | undefined;
     let stamp: string | undefined;
     let expanded = false;
     let found = messageKey === undefined;
-    const root: Placed[] = [];
-    const log: Placed[] = [];
-    for (const m of members) {
-      const k = m.key;
+    let root = '';
+    let log = '';
+    // Whether two members share a first name (the same object: they are merged by writeMembers, below).
+    let shared = false;
+    firsts.length = 0;
+    for (let i = 0; i < n; i++) {
+      const k = memberKey(i);
+      places[i] = Place.None;
       if (k === messageKey || (k === 'message' && messageKey === undefined && target === '')) {
-        const v = stringValue(m.value);
+        const v = stringValue(memberValue(i));
         if (v === undefined) return false;
         message = v;
         found = true;
@@ -144,38 +155,70 @@ class Ndjson implements Step {
       }
       if (k === '@timestamp' && target === '') {
         if (overwrite) {
-          const v = stringValue(m.value);
+          const v = stringValue(memberValue(i));
           if (v === undefined || (stamp = parseIsoTimestamp(v)) === undefined) return false;
         }
         continue;
       }
-      const path = this.pathOf(k, expand);
+      const e = (entries[i] = this.entryOf(k, expand));
+      const path = e.path;
       if (path.length > 1) expanded = true;
       // A member under the message key's name would merge with it, or replace it, when decoded.
       if (path[0] === messageKey) return false;
       if (target === '' && this.taken.has(path[0])) {
         if (path[0] !== 'log' || path.length === 1 || OWN_LOG_FIELDS.includes(path[1])) return false;
-        log.push({ path: path.slice(1), value: m.value });
-      } else root.push({ path, value: m.value });
+        places[i] = Place.Log;
+        const first = 'log.' + path[1];
+        if (firsts.includes(first)) shared = true;
+        firsts.push(first);
+        if (!shared) log += e.logOpen + memberValue(i) + e.logClose;
+      } else {
+        places[i] = Place.Root;
+        if (firsts.includes(path[0])) shared = true;
+        firsts.push(path[0]);
+        if (!shared) root += e.open + memberValue(i) + e.close;
+      }
     }
     if (!found) return false;
-    let rootText: string | undefined;
-    let logText: string | undefined = '';
-    if (target === '') {
-      rootText = writeMembers(root);
-      logText = log.length > 0 ? writeMembers(log) : '';
-    } else if (!expanded && message === undefined) {
-      rootText = this.targetOpen.slice(0, -1) + text + this.targetClose.slice(1);
-    } else {
-      const inner = writeMembers(root);
-      rootText = inner === undefined ? undefined : this.targetOpen + inner.slice(1) + this.targetClose;
+    if (shared) {
+      const rootPlaced: Placed[] = [];
+      const logPlaced: Placed[] = [];
+      for (let i = 0; i < n; i++) {
+        if (places[i] === Place.Root) rootPlaced.push({ path: entries[i].path, value: memberValue(i) });
+        else if (places[i] === Place.Log) logPlaced.push({ path: entries[i].path.slice(1), value: memberValue(i) });
+      }
+      const r = writeMembers(rootPlaced);
+      const l = writeMembers(logPlaced);
+      if (r === undefined || l === undefined) return false;
+      root = r;
+      log = l;
     }
-    if (rootText === undefined || logText === undefined) return false;
-    ev.spliced = { root: rootText, log: logText };
+    if (target !== '') root = !expanded && message === undefined ? this.targetOpen.slice(0, -1) + text + this.targetClose.slice(1) : this.targetOpen + root.slice(1) + this.targetClose;
+    ev.spliced = { root, log };
     ev.message = message;
     if (stamp !== undefined) ev.timestamp = stamp;
     return true;
   }
+}
+
+/** Where a copied member goes: nowhere (message, @timestamp), the root (or target), inside log. */
+const Place = { None: 0, Root: 1, Log: 2 } as const;
+type Place = (typeof Place)[keyof typeof Place];
+
+/** What a key becomes: its path (expanded), and the text around its value at the root and inside log. */
+interface KeyEntry {
+  path: string[];
+  /** `,"a":{"b":` for a.b: the member's opening, with its leading comma; `close` the braces after the value. */
+  open: string;
+  close: string;
+  /** The same for the path without its first name (log.level inside log: `,"level":`). */
+  logOpen: string;
+  logClose: string;
+}
+
+/** `,"a":{"b":{"c":` for [a, b, c]. */
+function openOf(path: string[]): string {
+  return ',' + path.map((p) => `"${p}":`).join('{');
 }
 
 /** The ndjson step; `splice: false` always decodes into objects (tests compare the two ways). */

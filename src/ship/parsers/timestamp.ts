@@ -64,10 +64,45 @@ function layoutParser(layout: string, zone: string): LayoutParser {
     return (t) => (/^\d+(?:\.\d+)?$/.test(t) ? toIso(Math.round(Number(t) * scale)) : undefined);
   }
   const parser = DateTime.buildFormatParser(NAMED[layout] ?? layout, { locale: 'en-US' });
-  return (t) => {
+  const full = (t: string): string | undefined => {
     const dt = DateTime.fromFormatParser(t, parser, { zone, locale: 'en-US' });
     return dt.isValid ? toIso(dt.toMillis()) : undefined;
   };
+  const explain = (parser as unknown as Partial<Explaining>).explainFromTokens?.bind(parser);
+  if (explain === undefined) return full;
+  // Luxon spends some 50 us a stamp resolving a named zone (Intl), 4 us reading the fields: read the fields
+  // with Luxon, and take the zone's offset from Luxon once per minute of wall time (zones change offset on
+  // whole minutes). Stamps with fields besides these (a zone, a weekday, a 12-hour clock) take Luxon's path.
+  const offsets = new Map<number, number>();
+  return (t) => {
+    const { result: r, zone: own } = explain(t);
+    if (r === undefined || own || !hasOnly(r)) return full(t);
+    const { year, month, day, hour = 0, minute = 0, second = 0, millisecond = 0 } = r;
+    if (year === undefined || month === undefined || day === undefined || year < 100 || second > 59 || millisecond > 999) return full(t);
+    const wall = Date.UTC(year, month - 1, day, hour, minute);
+    const key = (((year * 13 + month) * 32 + day) * 24 + hour) * 60 + minute;
+    let delta = offsets.get(key);
+    if (delta === undefined) {
+      if (offsets.size >= 10_000) offsets.clear();
+      const dt = DateTime.fromObject({ year, month, day, hour, minute }, { zone });
+      // NaN: Luxon finds no such minute (30 February, hour 24): the stamp does not parse.
+      delta = dt.isValid ? dt.toMillis() - wall : NaN;
+      offsets.set(key, delta);
+    }
+    return Number.isNaN(delta) ? undefined : toIso(wall + delta + second * 1000 + millisecond);
+  };
+}
+
+/** What Luxon's format parser reads from a text (TokenParser.explainFromTokens, as DateTime.fromFormatExplain). */
+interface Explaining {
+  explainFromTokens(text: string): { result?: Partial<Record<string, number>>; zone?: unknown };
+}
+
+const WALL_FIELDS = new Set(['year', 'month', 'day', 'hour', 'minute', 'second', 'millisecond']);
+
+function hasOnly(r: Partial<Record<string, number>>): boolean {
+  for (const k in r) if (!WALL_FIELDS.has(k) || !Number.isInteger(r[k])) return false;
+  return true;
 }
 
 class Timestamp implements Step {
