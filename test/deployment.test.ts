@@ -242,7 +242,9 @@ describeWithEngine('the compose deployment, run as local processes', () => {
     for (const c of checks.checks) {
       Object.assign(c, { interval: '200ms', start_period: '0s', rise: 1, fall: 2 });
       if (c.kind === 'file') c.path = heartbeat();
-      if (c.kind === 'file') c.max_age = '1s';
+      // Long enough that a busy machine stalling the heartbeat writer does not flap the check; going stale below is
+      // a file 60 s old, so nothing waits on it.
+      if (c.kind === 'file') c.max_age = '5s';
       if (typeof c.url === 'string') c.url = c.url.replace('127.0.0.1:8000', `127.0.0.1:${appPort}`);
     }
     const checksFile = join(dir, 'checks.yml');
@@ -275,9 +277,11 @@ describeWithEngine('the compose deployment, run as local processes', () => {
       const body = (await r.json()) as { items: Item[] };
       return body.items.find((x) => x.proxy === 'app' && x.server === 'app1');
     };
-    const serverEvent = (from: string, to: string): Record<string, unknown> | undefined =>
-      watch.out
-        .split('\n')
+    // The watcher's complete output lines; only those after `since` of them count, so each step waits for its own transition.
+    const lines = (): string[] => watch.out.split('\n').slice(0, -1);
+    const serverEvent = (from: string, to: string, since: number): Record<string, unknown> | undefined =>
+      lines()
+        .slice(since)
         .filter(Boolean)
         .map((l) => JSON.parse(l) as Record<string, unknown>)
         .find((e) => e.event === 'server.state' && e.proxy === 'app' && e.server === 'app1' && e.from === from && e.to === to);
@@ -286,17 +290,19 @@ describeWithEngine('the compose deployment, run as local processes', () => {
     // The worker stops: its heartbeat goes stale, the probe turns unhealthy, HAProxy's agent check takes it out.
     clearInterval(writer);
     writer = undefined;
+    const beforeStale = lines().length;
     const old = Date.now() / 1000 - 60;
     utimesSync(heartbeat(), old, old);
     await until('probe unhealthy', async () => (await json(`http://127.0.0.1:${ports.probeApi}/healthz`)).status === 503);
-    const downEvent = await until('a server.state event app/app1 up → down', () => serverEvent('up', 'down'));
+    const downEvent = await until('a server.state event app/app1 up → down', () => serverEvent('up', 'down', beforeStale));
     expect(downEvent.status).toMatch(/^DOWN/);
     expect(probe.out).toContain('"to":"unhealthy"');
 
     // It comes back.
+    const beforeFresh = lines().length;
     writeFileSync(heartbeat(), '');
     writer = setInterval(() => writeFileSync(heartbeat(), ''), 100);
-    await until('a server.state event app/app1 down → up', () => serverEvent('down', 'up'));
+    await until('a server.state event app/app1 down → up', () => serverEvent('down', 'up', beforeFresh));
     expect((await app1())?.state).toBe('up');
 
     for (const p of [watch, probe]) expect([p.name, await stop(p)]).toEqual([p.name, 0]);

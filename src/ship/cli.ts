@@ -161,7 +161,6 @@ async function run(globs: string[], opts: CliOptions): Promise<number> {
     encode,
     maxDocs: cfg.batch.max_docs,
     maxBytes: cfg.batch.max_bytes,
-    maxLatencyMs: cfg.batch.max_latency,
     concurrency: cfg.batch.concurrency,
     budgetBytes: cfg.memory_budget,
     registry,

@@ -93,6 +93,7 @@ export const shipSchema = z.strictObject({
     .strictObject({
       max_docs: z.number().int().positive().default(5000),
       max_bytes: size().default(512 * 1024),
+      // No effect since batches leave as soon as a request slot is free; accepted so existing files still load.
       max_latency: duration().default(1000),
       concurrency: z.number().int().positive().max(64).default(2),
     })

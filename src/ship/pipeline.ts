@@ -14,8 +14,6 @@ export interface PipelineOptions {
   maxDocs: number;
   /** Bytes of document source per batch. */
   maxBytes: number;
-  /** A batch is sent at the latest this long after its first line, full or not. */
-  maxLatencyMs: number;
   concurrency: number;
   /** Memory held by lines read but not yet settled (documents, texts) above which reading pauses. */
   budgetBytes: number;
@@ -82,7 +80,8 @@ export class Pipeline {
   private current: Batch = newBatch();
   private readonly queue: Batch[] = [];
   private inflight = 0;
-  private timer: NodeJS.Timeout | undefined;
+  /** A flush scheduled for when the current read's lines are all in. */
+  private soon: NodeJS.Immediate | undefined;
   /** Memory held by lines accepted and not yet settled. */
   private pending = 0;
   /** Memory promised to reads under way (see room()). */
@@ -126,8 +125,17 @@ export class Pipeline {
       b.chunks.push(chunk);
     }
     if (b.docs.length >= this.opts.maxDocs || b.bytes >= this.opts.maxBytes) this.flush();
-    else if (!this.timer) this.timer = setTimeout(() => this.flush(), this.opts.maxLatencyMs);
+    else if (!this.soon && this.inflight < this.opts.concurrency) {
+      // A request slot is free: send once the lines of this read are in (they are framed synchronously), not
+      // after a timer. With every slot busy the batch grows until one frees (deliver's finally sends it).
+      this.soon = setImmediate(this.flushNow);
+    }
   }
+
+  private readonly flushNow = (): void => {
+    this.soon = undefined;
+    this.flush();
+  };
 
   consumed(key: string, pos: number): void {
     let p = this.progress.get(key);
@@ -219,8 +227,8 @@ export class Pipeline {
 
   /** Sends the current batch now (or queues it while `concurrency` sends are in flight). */
   flush(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    if (this.soon) clearImmediate(this.soon);
+    this.soon = undefined;
     const b = this.current;
     if (b.docs.length === 0) return;
     this.current = newBatch();
@@ -263,6 +271,8 @@ export class Pipeline {
       }
     } finally {
       this.inflight--;
+      // The engine's answer time is the batching window: what gathered meanwhile goes now.
+      if (this.queue.length === 0 && this.current.docs.length > 0) this.flush();
       this.pump();
       if (this.inflight === 0 && this.queue.length === 0) {
         const w = this.idleWaiters;

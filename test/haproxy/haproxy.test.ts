@@ -6,6 +6,10 @@ import { createLogger } from '../../src/common/log';
 import { Agent, Backend, eventually, Haproxy, haveHaproxy, sleep } from './helpers/haproxy';
 
 const logger = createLogger({ name: 'test', level: 'silent', format: 'json' });
+// Waits for HAProxy's checks, reloads and restarts: generous, because on a loaded machine (the full suite on two
+// cores) a reload alone can take seconds. They wait for a condition, so they cost nothing when things are quick.
+const PATIENT = 30_000;
+jest.setTimeout(180_000);
 const d = haveHaproxy ? describe : describe.skip;
 
 d('watch against a real HAProxy', () => {
@@ -34,7 +38,7 @@ d('watch against a real HAProxy', () => {
     });
     watcher.start();
     // Baseline: every server has passed its rise checks.
-    await eventually(() => (watcher.tracker.view().filter((v) => v.type === 'server' && v.state === 'up').length === 3 ? true : undefined), 10000, 'all servers up');
+    await eventually(() => (watcher.tracker.view().filter((v) => v.type === 'server' && v.state === 'up').length === 3 ? true : undefined), PATIENT, 'all servers up');
   });
 
   afterAll(async () => {
@@ -44,9 +48,9 @@ d('watch against a real HAProxy', () => {
   });
 
   const allUp = (): Promise<boolean> =>
-    eventually(() => (watcher.tracker.view().filter((v) => v.type === 'server' && v.state === 'up').length === 3 ? true : undefined), 10000, 'all servers up');
+    eventually(() => (watcher.tracker.view().filter((v) => v.type === 'server' && v.state === 'up').length === 3 ? true : undefined), PATIENT, 'all servers up');
   const next = (pred: (e: ServerStateEvent) => boolean, what: string): Promise<ServerStateEvent> =>
-    eventually(() => events.find((e): e is ServerStateEvent => e.event === 'server.state' && pred(e)), 8000, what);
+    eventually(() => events.find((e): e is ServerStateEvent => e.event === 'server.state' && pred(e)), PATIENT, what);
 
   test('a stopped server is reported up → down with the failed check, then down → up after restart', async () => {
     events.length = 0;
@@ -64,10 +68,10 @@ d('watch against a real HAProxy', () => {
   test('when every server of a backend is down, backend.state reports it', async () => {
     events.length = 0;
     await Promise.all([web1.stop(), web2.stop()]);
-    const ev = await eventually(() => events.find((e) => e.event === 'backend.state'), 8000, 'backend down');
+    const ev = await eventually(() => events.find((e) => e.event === 'backend.state'), PATIENT, 'backend down');
     expect(ev).toMatchObject({ event: 'backend.state', proxy: 'app', from: 'up', to: 'down', status: 'DOWN' });
     await Promise.all([web1.start(), web2.start()]);
-    await eventually(() => events.find((e) => e.event === 'backend.state' && e.to === 'up'), 8000, 'backend up');
+    await eventually(() => events.find((e) => e.event === 'backend.state' && e.to === 'up'), PATIENT, 'backend up');
   });
 
   test('drain and maint set over the admin socket become events, and ready brings the server back', async () => {
@@ -125,9 +129,9 @@ d('watch against a real HAProxy', () => {
   test('prompt mode reopens the session after HAProxy closes it for idleness', async () => {
     const prompt = new RuntimeClient({ address: { kind: 'unix', path: hap.adminSocket }, mode: 'prompt' });
     try {
-      // HAProxy itself closes this session after 1 s idle (the per-session form of "stats timeout").
+      // HAProxy itself closes this session after 1 s idle (the per-session form of "stats timeout"); 3 s leave it time under load.
       expect(await prompt.command('set timeout cli 1')).toBe('');
-      await sleep(1600);
+      await sleep(3000);
       expect(await prompt.command('show info')).toMatch(/^Name: HAProxy/);
       expect(prompt.connections).toBe(2);
     } finally {
@@ -162,11 +166,11 @@ d('reload', () => {
     });
     watcher.start();
     try {
-      await eventually(() => (watcher.tracker.view().find((v) => v.server === 'ghost')?.state === 'down' && watcher.tracker.view().find((v) => v.server === 'web1')?.state === 'up' ? true : undefined), 10000, 'baseline');
+      await eventually(() => (watcher.tracker.view().find((v) => v.server === 'ghost')?.state === 'down' && watcher.tracker.view().find((v) => v.server === 'web1')?.state === 'up' ? true : undefined), PATIENT, 'baseline');
       const before = watcher.info!.pid;
       events.length = 0;
       hap.reload();
-      const reload = await eventually(() => events.find((e) => e.event === 'haproxy.reload'), 10000, 'reload event');
+      const reload = await eventually(() => events.find((e) => e.event === 'haproxy.reload'), PATIENT, 'reload event');
       expect(reload).toMatchObject({ event: 'haproxy.reload', from_pid: before });
       expect(reload.event === 'haproxy.reload' && reload.to_pid).not.toBe(before);
       // Past the grace period: HAProxy restarted ghost as UP and took it DOWN again; none of that is a change.
@@ -174,7 +178,7 @@ d('reload', () => {
       expect(events.filter((e) => e.event !== 'haproxy.reload')).toEqual([]);
       // Events still flow after the re-baseline.
       await web1.stop();
-      const down = await eventually(() => events.find((e) => e.event === 'server.state'), 8000, 'web1 down after reload');
+      const down = await eventually(() => events.find((e) => e.event === 'server.state'), PATIENT, 'web1 down after reload');
       expect(down).toMatchObject({ server: 'web1', from: 'up', to: 'down' });
     } finally {
       await watcher.stop();
@@ -195,13 +199,13 @@ d('reload', () => {
     });
     watcher.start();
     try {
-      await eventually(() => (watcher.tracker.view().find((v) => v.server === 'web1')?.state === 'up' ? true : undefined), 10000, 'baseline');
+      await eventually(() => (watcher.tracker.view().find((v) => v.server === 'web1')?.state === 'up' ? true : undefined), PATIENT, 'baseline');
       const before = watcher.info!.pid;
       await hap.stop();
-      await eventually(() => watcher.lastError, 5000, 'poll failure while HAProxy is gone');
+      await eventually(() => watcher.lastError, PATIENT, 'poll failure while HAProxy is gone');
       expect(watcher.lastError).toMatch(/does not exist|connection refused/);
       await hap.start();
-      const reload = await eventually(() => events.find((e) => e.event === 'haproxy.reload'), 10000, 'reload event');
+      const reload = await eventually(() => events.find((e) => e.event === 'haproxy.reload'), PATIENT, 'reload event');
       expect(reload).toMatchObject({ from_pid: before, to_pid: hap.pid });
       await sleep(2500);
       expect(events.map((e) => e.event)).toEqual(['haproxy.reload']);

@@ -6,6 +6,11 @@ import { prng, startFaultProxy, type FaultProxy } from '../support/fault-proxy';
 import { describeWithEngine, esRequest, uniqueName, useEngine } from '../support/engine';
 import { allDocs, expectExactlyOnce, lines, sleep, startShipper, stopShipper, tempDir, waitFor, waitForCount, waitForLog, type ShipperRun } from './helpers';
 
+// On a loaded machine (the full suite on two cores, the engine in the same box) one of these tests can take minutes;
+// every wait below is for a condition (documents stored, a log line, a status), so a generous bound costs nothing
+// when things go well and only says "too slow" instead of "lost" when they do not.
+jest.setTimeout(240_000);
+
 const write = (file: string, ls: string[]): void => appendFileSync(file, ls.map((l) => l + '\n').join(''));
 
 describeWithEngine('sidekick-ship under faults', () => {
@@ -65,7 +70,7 @@ describeWithEngine('sidekick-ship under faults', () => {
     write(join(dir, 'b.log'), expected.slice(300));
     // Positions are not saved on a timer during this run: only what must be on disk before lines are stored.
     run = startShipper({ dir, esUrl: engine.url, index, paths: [join(dir, '*.log')], extra: { registry_flush: '1h' } });
-    await waitForCount(index, expected.length);
+    await waitForCount(index, expected.length, 120_000);
     expect(await stopShipper(run, 'SIGKILL')).toBe(null);
     run = startShipper({ dir, esUrl: engine.url, index, paths: [join(dir, '*.log')], once: true });
     expect(await run.exited).toBe(0);
@@ -80,17 +85,17 @@ describeWithEngine('sidekick-ship under faults', () => {
     const first = lines('down', 0, 2000);
     write(file, first);
     run = startShipper({ dir, esUrl: proxy.url, index, paths: [file], extra: { unhealthy_after: '1s' }, args: ['--http', '127.0.0.1:0'] });
-    await waitForLog(run, 'http listening');
+    await waitForLog(run, 'http listening', 1, 60_000);
     const port = Number(/"listen":"127\.0\.0\.1:(\d+)"/.exec(run.stderr())![1]);
-    await waitFor('healthz 503 while the engine is unreachable', async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 503, 20_000);
+    await waitFor('healthz 503 while the engine is unreachable', async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 503, 60_000);
     proxy.set({ drop: 0, status503: 1 });
     const second = lines('down', 2000, 2500);
     write(file, second);
     await sleep(1500);
     expect((await allDocs(index)).length).toBe(0);
     proxy.set({ status503: 0 });
-    await waitForCount(index, 2500, 40_000);
-    await waitFor('healthz 200 after healing', async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200, 20_000);
+    await waitForCount(index, 2500, 120_000);
+    await waitFor('healthz 200 after healing', async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200, 60_000);
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     expect(metrics).toMatch(/sidekick_ship_lines_read_total\{[^}]*\} 2500/);
     await sleep(500);
@@ -159,7 +164,7 @@ describeWithEngine('sidekick-ship under faults', () => {
     const ls = lines('term', 0, 5000);
     write(file, ls);
     run = startShipper({ dir, esUrl: proxy.url, index, paths: [file], extra: { batch: { max_docs: 200, max_latency: '50ms' }, shutdown_grace: '5s' } });
-    await waitForCount(index, 1, 20_000);
+    await waitForCount(index, 1, 60_000);
     const t0 = Date.now();
     expect(await stopShipper(run)).toBe(0);
     expect(Date.now() - t0).toBeLessThan(6000);
@@ -178,7 +183,7 @@ describeWithEngine('sidekick-ship under faults', () => {
     const ls = lines('blocked', 0, 20_000, 100);
     write(file, ls);
     run = startShipper({ dir, esUrl: proxy.url, index, paths: [file], extra: { memory_budget: '256KiB', shutdown_grace: '4s' } });
-    await waitFor('the shipper to try the engine', () => proxy!.counters.dropped > 2, 20_000);
+    await waitFor('the shipper to try the engine', () => proxy!.counters.dropped > 2, 60_000);
     const t0 = Date.now();
     expect(await stopShipper(run)).toBe(0);
     expect(Date.now() - t0).toBeLessThan(5000);

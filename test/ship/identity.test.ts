@@ -31,7 +31,6 @@ async function shipOnce(globs: string[]): Promise<{ docs: Doc[]; registry: FileR
     encode: makeEncoder({ hostName: 'h', agentVersion: 't' }),
     maxDocs: 100,
     maxBytes: 1 << 20,
-    maxLatencyMs: 10,
     concurrency: 2,
     budgetBytes: 1 << 20,
     registry,

@@ -21,7 +21,6 @@ function pipeline(budgetBytes: number): Pipeline {
     encode: makeEncoder({ hostName: 'h', agentVersion: 't' }),
     maxDocs: 100,
     maxBytes: 1 << 20,
-    maxLatencyMs: 10,
     concurrency: 2,
     budgetBytes,
     registry: FileRegistry.load(join(dir, 'state'), logger),
@@ -72,4 +71,58 @@ test('a file key keeps no settled chunks, and is forgotten with the registry ent
   expect(p.settled('k')).toBe(offset);
   p.forget('k');
   expect(p.settled('k')).toBeUndefined();
+});
+
+test('an idle pipeline sends at once; while a request is in flight, lines gather and leave the moment it is answered', async () => {
+  const sent: number[] = [];
+  const answers: (() => void)[] = [];
+  const p = new Pipeline({
+    send: (docs) => {
+      sent.push(docs.length);
+      return new Promise((resolve) => answers.push(() => resolve(docs.map(() => 'created' as const))));
+    },
+    encode: makeEncoder({ hostName: 'h', agentVersion: 't' }),
+    maxDocs: 1000,
+    maxBytes: 1 << 20,
+    concurrency: 1,
+    budgetBytes: 1 << 20,
+    registry: FileRegistry.load(join(dir, 'state'), logger),
+    logger,
+  });
+  const file = { key: 'k', dev: 1, ino: 2 };
+  let offset = 0;
+  const line = (): void => {
+    const text = `line at ${offset}`;
+    p.line({ file, path: '/x.log', offset, next: offset + text.length + 1, text, truncated: false });
+    offset += text.length + 1;
+  };
+  // Lines framed in one go (one read) leave together, as soon as the current task is over: no timer.
+  line();
+  line();
+  await new Promise((r) => setImmediate(r));
+  expect(sent).toEqual([2]);
+  for (let i = 0; i < 50; i++) line();
+  await new Promise((r) => setTimeout(r, 20));
+  expect(sent).toEqual([2]); // the only request slot is busy: they wait together
+  answers.shift()!();
+  await new Promise((r) => setImmediate(r));
+  expect(sent).toEqual([2, 50]);
+  answers.shift()!();
+  p.consumed('k', offset);
+  await p.drain();
+  expect(p.settled('k')).toBe(offset);
+});
+
+test('pause() holds every read until resume() (the state directory cannot be written)', async () => {
+  const p = pipeline(1024 * 1024);
+  p.pause();
+  const held = p.room(1024);
+  expect(held).toBeDefined();
+  let admitted = false;
+  void held!.then(() => (admitted = true));
+  await new Promise((r) => setImmediate(r));
+  expect(admitted).toBe(false);
+  p.resume();
+  await new Promise((r) => setImmediate(r));
+  expect(admitted).toBe(true);
 });

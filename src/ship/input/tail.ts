@@ -65,6 +65,8 @@ export class Tailer {
   private onStop: (() => void) | undefined;
   private readonly stopSignal = new Promise<void>((resolve) => (this.onStop = resolve));
   private wakeUp: (() => void) | undefined;
+  /** A change event came while no wait was set (mid-read or mid-stat): the next wait returns at once. */
+  private woken = false;
   private watcher: FSWatcher | undefined;
   private lastGrowth = Date.now();
   private lastHeadCheck = 0;
@@ -120,7 +122,8 @@ export class Tailer {
   wake(): void {
     const w = this.wakeUp;
     this.wakeUp = undefined;
-    w?.();
+    if (w) w();
+    else this.woken = true;
   }
 
   private unwatch(): void {
@@ -141,6 +144,8 @@ export class Tailer {
         }
         let bytesRead: number;
         try {
+          // Events from here on may concern bytes this read misses: they count (see atEnd).
+          this.woken = false;
           ({ bytesRead } = await this.fh.read(buf, 0, buf.length, this.pos));
           if (this.stopped) break;
           // Truncated and refilled past our position while we catch up: only the head tells (about once a second).
@@ -203,6 +208,11 @@ export class Tailer {
       this.framer.flush(this.pos);
       if (this.file.key !== '') this.hooks.consumed(this, this.framer.consumed);
       return true;
+    }
+    // An append noticed while we read or looked at the size: read again now rather than at the next poll.
+    if (this.woken) {
+      this.woken = false;
+      return false;
     }
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => this.wake(), this.opts.pollMs);
