@@ -40,7 +40,7 @@ describeWithBrowser('sidekick-probe status page', () => {
       [
         `http: 127.0.0.1:${port}`,
         'checks:',
-        `  - {name: worker, kind: file, path: ${JSON.stringify(heartbeat)}, max_age: 1500ms, interval: 200ms, fall: 2, role: both}`,
+        `  - {name: worker, kind: file, path: ${JSON.stringify(heartbeat)}, max_age: 3s, interval: 200ms, fall: 2, role: both}`,
         `  - {name: db, kind: tcp, target: "127.0.0.1:${tcp.port}", interval: 300ms, role: readiness}`,
         // Secrets as people put them in checks: in the URL's user info and query, and in a command's arguments.
         `  - {name: api, kind: http, url: "http://monitor:hunter2@127.0.0.1:${web.port}/health?token=tok-abc&check=db", interval: 300ms, role: readiness}`,

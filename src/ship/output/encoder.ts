@@ -36,10 +36,16 @@ function isObject(v: unknown): v is JsonObject {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
+/** Sets an own member, also a line's own `__proto__` key (assigning that would set the prototype instead). */
+function defineMember(obj: JsonObject, k: string, v: unknown): void {
+  Object.defineProperty(obj, k, { value: v, writable: true, enumerable: true, configurable: true });
+}
+
 function merge(into: JsonObject, from: JsonObject): JsonObject {
   for (const [k, v] of Object.entries(from)) {
-    const cur = into[k];
-    into[k] = isObject(cur) && isObject(v) ? merge({ ...cur }, v) : v;
+    const cur = Object.hasOwn(into, k) ? into[k] : undefined;
+    const value = isObject(cur) && isObject(v) ? merge({ ...cur }, v) : v;
+    defineMember(into, k, value);
   }
   return into;
 }
@@ -116,8 +122,9 @@ const OWN_LOG_FIELDS = ['file', 'offset', 'flags'];
 /**
  * Returns a function that encodes one parsed event: `@timestamp` (the event's own, else the read time),
  * `message` (when the event has one), `log` (file path, offset of its first line, flags; fields parsers put
- * under log are added), the parsers' fields, then host, agent and configured fields. A parser's field wins
- * over a configured one of the same name; agent.type and the shipper's log fields always stay.
+ * under log are added), the parsers' fields (copied as they are when a parser holds them as text, see
+ * Spliced), then host, agent and configured fields. A parser's field wins over a configured one of the same
+ * name; agent.type and the shipper's log fields always stay. The event's timestamp is ISO 8601 (no escaping).
  */
 export function makeEventEncoder(opts: EncodeOptions): (ev: Event) => Doc {
   const constant = constantObject(opts);
@@ -127,6 +134,8 @@ export function makeEventEncoder(opts: EncodeOptions): (ev: Event) => Doc {
   const index = opts.index;
   let lastMs = -1;
   let nowJson = '';
+  let lastPath = '';
+  let lastPathJson = '""';
   return (ev: Event): Doc => {
     let stamp = ev.timestamp;
     if (stamp === undefined) {
@@ -137,14 +146,22 @@ export function makeEventEncoder(opts: EncodeOptions): (ev: Event) => Doc {
       }
       stamp = nowJson;
     }
-    const log: JsonObject = { file: { path: ev.path }, offset: ev.offset };
+    if (ev.path !== lastPath) {
+      lastPath = ev.path;
+      lastPathJson = JSON.stringify(ev.path);
+    }
     const flags = ev.truncated ? ['truncated', ...(ev.flags ?? [])] : ev.flags;
-    if (flags && flags.length > 0) log.flags = flags;
+    // log's own members, without its closing brace: parsers' members under log follow them.
+    let log = '{"file":{"path":' + lastPathJson + '},"offset":' + ev.offset + (flags && flags.length > 0 ? ',"flags":' + JSON.stringify(flags) : '');
     let message: unknown = ev.message;
     let rest = '';
     let merged: JsonObject | undefined;
+    const spliced = ev.spliced;
     const fields = ev.fields;
-    if (fields) {
+    if (spliced !== undefined) {
+      log += spliced.log;
+      rest = spliced.root;
+    } else if (fields) {
       let special = false;
       for (const k in fields) {
         if (k === '@timestamp' || k === 'message' || k === 'log' || constantRoots.has(k)) {
@@ -165,11 +182,16 @@ export function makeEventEncoder(opts: EncodeOptions): (ev: Event) => Doc {
             continue;
           }
           if (k === 'log') {
-            if (isObject(v)) for (const lk in v) if (!OWN_LOG_FIELDS.includes(lk)) log[lk] = v[lk];
+            if (isObject(v)) {
+              const own: JsonObject = {};
+              for (const lk in v) if (!OWN_LOG_FIELDS.includes(lk)) own[lk] = v[lk];
+              const json = JSON.stringify(own);
+              if (json.length > 2) log += ',' + json.slice(1, -1);
+            }
             continue;
           }
           if (constantRoots.has(k)) merged ??= structuredClone(constant);
-          (others ??= {})[k] = v;
+          defineMember((others ??= {}), k, v);
         }
         if (others) {
           if (merged) {
@@ -180,11 +202,13 @@ export function makeEventEncoder(opts: EncodeOptions): (ev: Event) => Doc {
       }
     }
     const source =
-      '{"@timestamp":' +
-      JSON.stringify(stamp) +
-      (message === undefined ? '' : ',"message":' + JSON.stringify(message)) +
+      '{"@timestamp":"' +
+      stamp +
+      '"' +
+      (message === undefined ? '' : ',"message":' + (typeof message === 'string' && !NEEDS_ESCAPE.test(message) ? '"' + message + '"' : JSON.stringify(message))) +
       ',"log":' +
-      JSON.stringify(log) +
+      log +
+      '}' +
       rest +
       (merged ? ',' + JSON.stringify(merged).slice(1) : tail);
     const doc: Doc = { id: docId(ev.file.key, ev.offset), source, line: ev };

@@ -4,7 +4,7 @@
 // skips repeats of the delimiter after it. A message that does not fit is flagged dissect_parsing_error.
 import { z } from 'zod';
 import { fieldPath } from './options';
-import { fieldsOf, flag, getPath, setPath, type Emit, type Event, type Step, type StepFactory } from './parser';
+import { fieldsIn, fieldsOf, flag, getPath, setPath, type Emit, type Event, type Step, type StepFactory } from './parser';
 
 interface Field {
   name: string;
@@ -102,7 +102,7 @@ class Dissect implements Step {
   ) {}
 
   push(ev: Event, emit: Emit): void {
-    const source = this.cfg.field === 'message' ? ev.message : getPath(ev.fields, this.cfg.field);
+    const source = this.cfg.field === 'message' ? ev.message : getPath(fieldsIn(ev), this.cfg.field);
     const values = typeof source === 'string' ? dissectValues(this.tok, source) : undefined;
     if (!values) {
       flag(ev, 'dissect_parsing_error');

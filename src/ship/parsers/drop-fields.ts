@@ -3,7 +3,7 @@
 // added after the parsers and cannot be dropped here (leave them out of `fields` instead).
 import { z } from 'zod';
 import { fieldPath } from './options';
-import { deletePath, type Emit, type Event, type Step, type StepFactory } from './parser';
+import { deletePath, fieldsIn, fieldsOf, type Emit, type Event, type Step, type StepFactory } from './parser';
 
 const KEPT = /^(@timestamp|log\.file|log\.offset|log\.flags)(\.|$)/;
 
@@ -21,7 +21,7 @@ class DropFields implements Step {
   push(ev: Event, emit: Emit): void {
     for (const f of this.fields) {
       if (f === 'message') ev.message = undefined;
-      else if (ev.fields) deletePath(ev.fields, f);
+      else if (fieldsIn(ev)) deletePath(fieldsOf(ev), f);
     }
     emit(ev);
   }

@@ -3,7 +3,7 @@
 // message. A message the pattern does not match is flagged regex_parsing_error.
 import { z } from 'zod';
 import { fieldPath, translatePosix } from './options';
-import { fieldsOf, flag, getPath, setPath, type Emit, type Event, type Step, type StepFactory } from './parser';
+import { fieldsIn, fieldsOf, flag, getPath, setPath, type Emit, type Event, type Step, type StepFactory } from './parser';
 
 /** A named group's opening, `(?<name>`, where the name may hold dots and @ (not `(?<=` or `(?<!`). */
 const NAMED_GROUP = /(\\*)\(\?<([A-Za-z_@][\w.@]*)>/g;
@@ -43,7 +43,7 @@ class Regex implements Step {
   ) {}
 
   push(ev: Event, emit: Emit): void {
-    const source = this.field === 'message' ? ev.message : getPath(ev.fields, this.field);
+    const source = this.field === 'message' ? ev.message : getPath(fieldsIn(ev), this.field);
     const m = typeof source === 'string' ? this.re.exec(source) : null;
     if (!m || !m.groups) {
       flag(ev, 'regex_parsing_error');

@@ -6,7 +6,7 @@
 import { DateTime, Info } from 'luxon';
 import { z } from 'zod';
 import { fieldPath, regexSource } from './options';
-import { flag, getPath, setError, type Emit, type Event, type Step, type StepFactory } from './parser';
+import { fieldsIn, flag, getPath, setError, type Emit, type Event, type Step, type StepFactory } from './parser';
 
 /** Named layouts; anything else is a Luxon format string. */
 const NAMED: Record<string, string> = {
@@ -109,7 +109,7 @@ class Timestamp implements Step {
       return m.groups?.timestamp ?? m[1] ?? m[0];
     }
     const field = this.cfg.field!;
-    const v = field === 'message' ? ev.message : getPath(ev.fields, field);
+    const v = field === 'message' ? ev.message : getPath(fieldsIn(ev), field);
     if (typeof v === 'number') return String(v);
     return typeof v === 'string' ? v.trim() : undefined;
   }
