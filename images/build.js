@@ -214,7 +214,8 @@ async function buildSet(set, options) {
       log(`building ${ref} (target ${target}, base ${base}) ...`);
       const context = set.context ? set.context(files) : ROOT;
       try {
-        const args = ['build', '--network', 'host', '-f', set.dockerfile, '--target', target, '--build-arg', `NODE_IMAGE=${base}`, '-t', ref];
+        // --force-rm: a failed step's container is removed too (by default only a successful build's are).
+        const args = ['build', '--force-rm', '--network', 'host', '-f', set.dockerfile, '--target', target, '--build-arg', `NODE_IMAGE=${base}`, '-t', ref];
         await run('docker', [...args, ...(extra ? ['-t', extra] : []), context], options.verbose ? log : () => {});
       } finally {
         if (context !== ROOT) fs.rmSync(context, { recursive: true, force: true });

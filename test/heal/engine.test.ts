@@ -116,6 +116,24 @@ describeWithDocker('sidekick-heal on the Docker engine', () => {
     expect(proxy.denied).toEqual([]);
   });
 
+  test('a heal started after a container turned unhealthy finds it in its first scan and acts', async () => {
+    // Its own label, and no periodic resync: only the scan on connecting can see what happened before.
+    const late = `heal-l${process.pid}`;
+    await runContainer(d, { name: `${P}before`, labels: { [late]: 'true' } });
+    await waitForHealth(d, `${P}before`, 'healthy');
+    const started = await startedAt(d, `${P}before`);
+    exec(`${P}before`, 'rm /tmp/healthy');
+    await waitForHealth(d, `${P}before`, 'unhealthy');
+    const heal2 = await runHeal(`label: ${late}\nstop_timeout: 1s\nresync: 0\n`);
+    try {
+      const action = await eventually('heal.action', () => heal2.about(`${P}before`).find((e) => e.event === 'heal.action'), 15_000);
+      expect(action).toMatchObject({ action: 'restart', reason: 'unhealthy', result: 'ok' });
+      expect(await startedAt(d, `${P}before`)).not.toBe(started);
+    } finally {
+      await heal2.stop();
+    }
+  });
+
   test('/healthz says the engine connection is up, /state shows the history', async () => {
     const res = await fetch(`${heal.url}/healthz`);
     expect(res.status).toBe(200);

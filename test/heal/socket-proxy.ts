@@ -54,6 +54,8 @@ export async function socketProxy(socketPath: string, allow: Call[]): Promise<So
       r.pipe(res);
     });
     upstream.on('error', () => res.destroy());
+    // A client gone (or the proxy closed) ends its upstream call too: an events stream would stay open for good.
+    res.on('close', () => upstream.destroy());
     req.pipe(upstream);
   });
   server.on('connection', (s: Socket) => {
