@@ -146,11 +146,12 @@ function stampCost(cfg, format, dir = root) {
 const stampCases = (dir) => ({
   custom_layout_us: stampCost({ pattern: '^(\\S+ \\S+)', layout: 'yyyy-MM-dd HH:mm:ss,SSS', timezone: 'Europe/Berlin' }, (d) => d.toISOString().replace('T', ' ').replace('Z', '').replace('.', ','), dir),
   iso8601_us: stampCost({ pattern: '^(\\S+)', layout: 'ISO8601' }, (d) => d.toISOString(), dir),
+  iso8601_local_us: stampCost({ pattern: '^(\\S+)', layout: 'ISO8601', timezone: 'Europe/Berlin' }, (d) => d.toISOString().replace('Z', ''), dir),
 });
 const stamps = stampCases(root);
 if (baseline) stamps.baseline = stampCases(resolve(baseline, '../../..'));
-console.log(`\ntimestamp parser, CPU us a stamp (200,000 distinct stamps, best of 3): layout "yyyy-MM-dd HH:mm:ss,SSS" in Europe/Berlin ${stamps.custom_layout_us}, ISO8601 ${stamps.iso8601_us}`);
-if (baseline) console.log(`  baseline: layout ${stamps.baseline.custom_layout_us}, ISO8601 ${stamps.baseline.iso8601_us}`);
+console.log(`\ntimestamp parser, CPU us a stamp (200,000 distinct stamps, best of 3): layout "yyyy-MM-dd HH:mm:ss,SSS" in Europe/Berlin ${stamps.custom_layout_us}, ISO8601 ${stamps.iso8601_us}, ISO8601 without a zone in Europe/Berlin ${stamps.iso8601_local_us}`);
+if (baseline) console.log(`  baseline: layout ${stamps.baseline.custom_layout_us}, ISO8601 ${stamps.baseline.iso8601_us}, ISO8601 without a zone ${stamps.baseline.iso8601_local_us}`);
 const load = [loadBefore, loadavg()[0]].map((l) => +l.toFixed(2));
 console.log(`load average (1 min) before and after: ${load.join(', ')}`);
 console.log(JSON.stringify({ bench: 'ship-parsers', ...results, timestamp: stamps, load_average: load }));

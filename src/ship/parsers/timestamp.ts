@@ -50,9 +50,49 @@ export function parseIsoTimestamp(text: string, zone = 'UTC'): string | undefine
     const trimmed = frac && frac[1].length > 3 ? text.replace(/\.(\d{3})\d+/, '.$1') : text;
     return toIso(Date.parse(trimmed));
   }
+  const m = ISO_LOCAL.exec(text);
+  if (m) {
+    const frac = m[7] === undefined ? 0 : Math.floor(Number(`0.${m[7]}`) * 1000);
+    const iso = clockOf(zone)(+m[1], +m[2], +m[3], +m[4], +m[5], m[6] === undefined ? 0 : +m[6], frac);
+    if (iso !== undefined) return iso;
+  }
   let dt = DateTime.fromISO(text, { zone });
   if (!dt.isValid) dt = DateTime.fromSQL(text, { zone });
   return dt.isValid ? toIso(dt.toMillis()) : undefined;
+}
+
+/** A zone-less ISO 8601 / SQL time, the common form of a local stamp (others go to Luxon whole). */
+const ISO_LOCAL = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?$/;
+
+/** The instant of a wall-clock time in some zone, or undefined when Luxon should decide (see clockOf). */
+type WallClock = (year: number, month: number, day: number, hour: number, minute: number, second: number, millisecond: number) => string | undefined;
+
+const clocks = new Map<string, WallClock>();
+
+/**
+ * Wall-clock times of one zone to instants. Luxon spends some 20-50 us resolving a zone (Intl) for each stamp;
+ * zones change their offset on whole minutes, so Luxon resolves each minute of wall time once here. Undefined
+ * (ask Luxon itself) for a time Luxon finds invalid (30 February, hour 24) and for years before 100.
+ */
+function clockOf(zone: string): WallClock {
+  let clock = clocks.get(zone);
+  if (clock !== undefined) return clock;
+  const offsets = new Map<number, number>();
+  clock = (year, month, day, hour, minute, second, millisecond) => {
+    if (year < 100 || second > 59 || millisecond > 999) return undefined;
+    const wall = Date.UTC(year, month - 1, day, hour, minute);
+    const key = (((year * 13 + month) * 32 + day) * 25 + hour) * 61 + minute;
+    let delta = offsets.get(key);
+    if (delta === undefined) {
+      if (offsets.size >= 10_000) offsets.clear();
+      const dt = DateTime.fromObject({ year, month, day, hour, minute }, { zone });
+      delta = dt.isValid ? dt.toMillis() - wall : NaN;
+      offsets.set(key, delta);
+    }
+    return Number.isNaN(delta) ? undefined : toIso(wall + delta + second * 1000 + millisecond);
+  };
+  clocks.set(zone, clock);
+  return clock;
 }
 
 type LayoutParser = (text: string) => string | undefined;
@@ -70,26 +110,15 @@ function layoutParser(layout: string, zone: string): LayoutParser {
   };
   const explain = (parser as unknown as Partial<Explaining>).explainFromTokens?.bind(parser);
   if (explain === undefined) return full;
-  // Luxon spends some 50 us a stamp resolving a named zone (Intl), 4 us reading the fields: read the fields
-  // with Luxon, and take the zone's offset from Luxon once per minute of wall time (zones change offset on
-  // whole minutes). Stamps with fields besides these (a zone, a weekday, a 12-hour clock) take Luxon's path.
-  const offsets = new Map<number, number>();
+  // Luxon reads the fields (4 us); the zone's offset comes from clockOf. Stamps with fields besides these (a
+  // zone, a weekday, a 12-hour clock) take Luxon's whole path.
+  const clock = clockOf(zone);
   return (t) => {
     const { result: r, zone: own } = explain(t);
     if (r === undefined || own || !hasOnly(r)) return full(t);
     const { year, month, day, hour = 0, minute = 0, second = 0, millisecond = 0 } = r;
-    if (year === undefined || month === undefined || day === undefined || year < 100 || second > 59 || millisecond > 999) return full(t);
-    const wall = Date.UTC(year, month - 1, day, hour, minute);
-    const key = (((year * 13 + month) * 32 + day) * 24 + hour) * 60 + minute;
-    let delta = offsets.get(key);
-    if (delta === undefined) {
-      if (offsets.size >= 10_000) offsets.clear();
-      const dt = DateTime.fromObject({ year, month, day, hour, minute }, { zone });
-      // NaN: Luxon finds no such minute (30 February, hour 24): the stamp does not parse.
-      delta = dt.isValid ? dt.toMillis() - wall : NaN;
-      offsets.set(key, delta);
-    }
-    return Number.isNaN(delta) ? undefined : toIso(wall + delta + second * 1000 + millisecond);
+    if (year === undefined || month === undefined || day === undefined) return full(t);
+    return clock(year, month, day, hour, minute, second, millisecond) ?? full(t);
   };
 }
 

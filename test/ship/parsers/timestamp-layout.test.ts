@@ -68,3 +68,34 @@ test('custom layouts give the instant Luxon gives, in every zone, around zone ch
   }
   expect(checked).toBeGreaterThan(10_000);
 });
+
+test('zone-less ISO 8601 stamps give the instant Luxon gives, in every zone, around zone changes', () => {
+  const expected = (text: string, zone: string): string | undefined => {
+    let dt = DateTime.fromISO(text, { zone });
+    if (!dt.isValid) dt = DateTime.fromSQL(text, { zone });
+    return dt.isValid ? dt.toUTC().toISO() ?? undefined : undefined;
+  };
+  const forms = ["yyyy-MM-dd'T'HH:mm:ss.SSS", 'yyyy-MM-dd HH:mm:ss', "yyyy-MM-dd'T'HH:mm", "yyyy-MM-dd HH:mm:ss.SSS'123456'", "yyyy-MM-dd'T'HH:mm:ss.S"];
+  let checked = 0;
+  for (const zone of ZONES) {
+    const texts: string[] = ['2026-02-30T10:00:00', '2026-13-01 10:00:00', '2026-01-01T24:00:00', '2026-01-01 10:60', '2026-01-01T10:00:60', '0099-01-01T10:00:00'];
+    // Wall times every 3 minutes through each of the zone's changes in 2026 (the times it skips and repeats),
+    // and every 5 hours through the year.
+    const walls: number[] = [];
+    let at = DateTime.fromISO('2026-01-01T00:00:00', { zone });
+    for (let h = 0; h < 365 * 24; h++) {
+      const next = at.plus({ hours: 1 });
+      const wall = at.setZone('UTC', { keepLocalTime: true }).toMillis();
+      if (next.offset !== at.offset) for (let m = -60; m <= 180; m += 3) walls.push(wall + m * 60_000 + (m % 60) * 1000);
+      if (h % 5 === 0) walls.push(wall + h * 997);
+      at = next;
+    }
+    walls.forEach((ms, i) => texts.push(DateTime.fromMillis(ms, { zone: 'UTC' }).toFormat(forms[i % forms.length])));
+    const stamps = stampsOf({ layout: 'ISO8601', timezone: zone }, texts);
+    texts.forEach((text, i) => {
+      if (stamps[i] !== expected(text, zone)) expect({ zone, text, stamp: stamps[i] }).toEqual({ zone, text, stamp: expected(text, zone) });
+      checked++;
+    });
+  }
+  expect(checked).toBeGreaterThan(10_000);
+});
