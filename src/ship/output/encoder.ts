@@ -1,7 +1,7 @@
 // Turns a Line into an ECS document: a deterministic _id and the JSON source, built by string concatenation
 // around a constant fragment computed once, so that only the message and the path are escaped per line.
 import { UsageError } from '../../common/errors';
-import type { Event, JsonObject } from '../parsers/parser';
+import { isObject, setOwn, type Event, type JsonObject } from '../parsers/parser';
 import type { Doc, Line } from '../types';
 
 /** The _id of the line at `offset` in the file known by `fileKey`: the same line always gets the same _id. */
@@ -32,20 +32,11 @@ export function actionHead(opts: Pick<EncodeOptions, 'index' | 'pipeline'>): str
 /** Field paths the encoder fills per line; configured fields may not replace them. */
 const PER_LINE_FIELDS = ['@timestamp', 'message', 'log'];
 
-function isObject(v: unknown): v is JsonObject {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
-/** Sets an own member, also a line's own `__proto__` key (assigning that would set the prototype instead). */
-function defineMember(obj: JsonObject, k: string, v: unknown): void {
-  Object.defineProperty(obj, k, { value: v, writable: true, enumerable: true, configurable: true });
-}
-
 function merge(into: JsonObject, from: JsonObject): JsonObject {
   for (const [k, v] of Object.entries(from)) {
     const cur = Object.hasOwn(into, k) ? into[k] : undefined;
     const value = isObject(cur) && isObject(v) ? merge({ ...cur }, v) : v;
-    defineMember(into, k, value);
+    setOwn(into, k, value);
   }
   return into;
 }
@@ -191,7 +182,7 @@ export function makeEventEncoder(opts: EncodeOptions): (ev: Event) => Doc {
             continue;
           }
           if (constantRoots.has(k)) merged ??= structuredClone(constant);
-          defineMember((others ??= {}), k, v);
+          setOwn((others ??= {}), k, v);
         }
         if (others) {
           if (merged) {

@@ -101,6 +101,7 @@ export function fieldsIn(ev: Event): JsonObject | undefined {
   return ev.fields;
 }
 
+/** Whether a JSON value is an object (not null, not an array). */
 function isObject(v: unknown): v is JsonObject {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
@@ -112,9 +113,9 @@ function own(obj: JsonObject, k: string): unknown {
 
 /**
  * Sets an own member, also one named __proto__: assigning that would set the object's prototype, and a line's
- * `{"__proto__.x": 1}` would reach Object.prototype through the paths below.
+ * `{"__proto__.x": 1}` would reach Object.prototype through the paths below (and the encoder's merges).
  */
-function put(obj: JsonObject, k: string, v: unknown): void {
+export function setOwn(obj: JsonObject, k: string, v: unknown): void {
   if (k === '__proto__') Object.defineProperty(obj, k, { value: v, writable: true, enumerable: true, configurable: true });
   else obj[k] = v;
 }
@@ -138,10 +139,10 @@ export function setPath(obj: JsonObject, path: string, value: unknown): void {
   for (let i = 0; i < parts.length - 1; i++) {
     const cur = own(node, parts[i]);
     const next: JsonObject = isObject(cur) ? cur : {};
-    if (next !== cur) put(node, parts[i], next);
+    if (next !== cur) setOwn(node, parts[i], next);
     node = next;
   }
-  put(node, parts[parts.length - 1], value);
+  setOwn(node, parts[parts.length - 1], value);
 }
 
 /** Removes a dotted path; returns whether something was there. Emptied parent objects are removed too. */
@@ -188,13 +189,13 @@ export function expandKeys(obj: JsonObject): JsonObject {
       for (let i = 0; i < parts.length - 1; i++) {
         const cur = own(node, parts[i]);
         const next: JsonObject = isObject(cur) ? cur : {};
-        if (next !== cur) put(node, parts[i], next);
+        if (next !== cur) setOwn(node, parts[i], next);
         node = next;
       }
       last = parts[parts.length - 1];
     }
     const cur = own(node, last);
-    put(node, last, isObject(cur) && isObject(v) ? mergeInto(cur, v, true) : v);
+    setOwn(node, last, isObject(cur) && isObject(v) ? mergeInto(cur, v, true) : v);
   }
   return out;
 }
@@ -210,7 +211,7 @@ export function mergeInto(into: JsonObject, from: JsonObject, overwrite: boolean
     const v = from[k];
     const cur = own(into, k);
     if (isObject(cur) && isObject(v)) mergeInto(cur, v, overwrite);
-    else if (cur === undefined || overwrite) put(into, k, v);
+    else if (cur === undefined || overwrite) setOwn(into, k, v);
   }
   return into;
 }
