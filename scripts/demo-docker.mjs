@@ -77,7 +77,27 @@ process.on('SIGINT', () => {
   process.exit(130);
 });
 
+/**
+ * Stacks of earlier demos whose process is gone: left up on purpose (`--keep`) or by a demo that was killed. Not
+ * removed (a kept stack is the user's), only named, with the command that removes each.
+ */
+function earlierStacks() {
+  const r = spawnSync('docker', ['ps', '-a', '--format', '{{.Label "com.docker.compose.project"}}'], { encoding: 'utf8' });
+  const projects = new Set((r.stdout || '').split('\n').filter((p) => /^sidekick-demo-\d+$/.test(p)));
+  return [...projects].filter((p) => {
+    try {
+      process.kill(Number(p.slice('sidekick-demo-'.length)), 0);
+      return false;
+    } catch (err) {
+      return err.code !== 'EPERM';
+    }
+  });
+}
+
 try {
+  for (const p of earlierStacks()) {
+    say(`A stack of an earlier demo is still there (kept, or its demo was killed): ${p}. Remove it with: ${compose.join(' ')} -p ${p} ${files.join(' ')} down -v`);
+  }
   say('Building the images and the stand-ins for public images (the first time takes minutes)');
   const log = (l) => process.stdout.write(`  ${l}\n`);
   const built = await images.buildImages({ targets: ['ship', 'probe', 'haproxy', 'heal'], log });
