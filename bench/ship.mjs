@@ -4,6 +4,8 @@
 // Usage: npm run build && node bench/ship.mjs [--big]   (--big: also drain a ~1 GB backlog, peak RSS only)
 // A/B: SHIP_BASELINE=/elsewhere/dist/cmd/sidekick-ship.js (another build, e.g. of main) drains the same file with
 // that build too, in the same run; --rounds N alternates the two builds N times, --gzip-only skips `none`.
+// The shipper runs with the Node flags its image starts it with (images/Dockerfile: --max-semi-space-size=8);
+// SHIP_NODE_FLAGS replaces them ('' for none), SHIP_BASELINE_NODE_FLAGS those of the baseline (default: the same).
 import { existsSync, mkdirSync, rmSync, statSync, createWriteStream } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
@@ -18,6 +20,9 @@ const baseline = process.env.SHIP_BASELINE;
 const roundsAt = process.argv.indexOf('--rounds');
 const rounds = roundsAt > 0 ? Number(process.argv[roundsAt + 1]) : 1;
 const compressions = process.argv.includes('--gzip-only') ? ['gzip'] : ['gzip', 'none'];
+const flagsOf = (text) => text.split(/\s+/).filter(Boolean);
+const nodeFlags = flagsOf(process.env.SHIP_NODE_FLAGS ?? '--max-semi-space-size=8');
+const baselineFlags = process.env.SHIP_BASELINE_NODE_FLAGS === undefined ? nodeFlags : flagsOf(process.env.SHIP_BASELINE_NODE_FLAGS);
 
 async function generate(file, lines) {
   if (existsSync(file) && statSync(file).size > 0) return;
@@ -61,11 +66,11 @@ function measure(args, env = {}) {
   });
 }
 
-async function runShipper(ep, file, compression, build = cli) {
+async function runShipper(ep, file, compression, build = cli, flags = nodeFlags) {
   const state = join(dir, `ship-state-${compression}`);
   rmSync(state, { recursive: true, force: true });
   ep.reset();
-  const r = await measure([build, '--once', '--es', ep.url, '--index', 'bench-ship', '--state-dir', state, '--compression', compression, '--log-level', 'warn', file]);
+  const r = await measure([...flags, build, '--once', '--es', ep.url, '--index', 'bench-ship', '--state-dir', state, '--compression', compression, '--log-level', 'warn', file]);
   return { ...r, items: ep.stats.items };
 }
 
@@ -110,7 +115,7 @@ for (const compression of compressions) {
   for (let round = 0; round < rounds; round++) {
     const pair = {};
     for (const which of round % 2 === 0 ? ['baseline', 'this'] : ['this', 'baseline']) {
-      const r = which === 'this' && round === 0 ? ship : await runShipper(ep, file, compression, which === 'this' ? cli : baseline);
+      const r = which === 'this' && round === 0 ? ship : await (which === 'this' ? runShipper(ep, file, compression) : runShipper(ep, file, compression, baseline, baselineFlags));
       if (r.items !== LINES) throw new Error(`${which} (${compression}) delivered ${r.items} items, expected ${LINES}`);
       pair[which] = { s: +r.wall.toFixed(2), lines_per_s: Math.round(LINES / r.wall), cpu_s_per_mlines: +((r.cpu * 1e6) / LINES).toFixed(2), peak_rss_mib: +r.rssMiB.toFixed(1) };
     }
@@ -143,7 +148,7 @@ for (const c of compressions) {
 }
 if (results.big) console.log(`\n1 GB backlog (${results.big.lines} lines, ${results.big.file_mib} MiB, gzip): ${results.big.ship_s} s, peak RSS ${results.big.ship_peak_rss_mib} MiB`);
 if (baseline) {
-  console.log(`\nA/B in the same run, baseline ${baseline} (load average ${loadBefore.toFixed(1)} -> ${loadavg()[0].toFixed(1)}):`);
+  console.log(`\nA/B in the same run, baseline ${baseline} [${baselineFlags.join(' ')}], this build [${nodeFlags.join(' ')}] (load average ${loadBefore.toFixed(1)} -> ${loadavg()[0].toFixed(1)}):`);
   console.log('compression  round  baseline s  this s  baseline lines/s  this lines/s  baseline CPU-s/M  this CPU-s/M  baseline RSS MiB  this RSS MiB');
   for (const r of ab) {
     const b = r.baseline;
