@@ -4,8 +4,8 @@
 // Usage: npm run build && node bench/ship.mjs [--big]   (--big: also drain a ~1 GB backlog, peak RSS only)
 // A/B: SHIP_BASELINE=/elsewhere/dist/cmd/sidekick-ship.js (another build, e.g. of main) drains the same file with
 // that build too, in the same run; --rounds N alternates the two builds N times, --gzip-only skips `none`.
-// The shipper runs with the Node flags its image starts it with (images/Dockerfile: --max-semi-space-size=8);
-// SHIP_NODE_FLAGS replaces them ('' for none), SHIP_BASELINE_NODE_FLAGS those of the baseline (default: the same).
+// SHIP_NODE_FLAGS: Node flags for the shipper (e.g. --max-semi-space-size=8), SHIP_BASELINE_NODE_FLAGS those of
+// the baseline (default: the same).
 import { existsSync, mkdirSync, rmSync, statSync, createWriteStream } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
@@ -21,7 +21,7 @@ const roundsAt = process.argv.indexOf('--rounds');
 const rounds = roundsAt > 0 ? Number(process.argv[roundsAt + 1]) : 1;
 const compressions = process.argv.includes('--gzip-only') ? ['gzip'] : ['gzip', 'none'];
 const flagsOf = (text) => text.split(/\s+/).filter(Boolean);
-const nodeFlags = flagsOf(process.env.SHIP_NODE_FLAGS ?? '--max-semi-space-size=8');
+const nodeFlags = flagsOf(process.env.SHIP_NODE_FLAGS ?? '');
 const baselineFlags = process.env.SHIP_BASELINE_NODE_FLAGS === undefined ? nodeFlags : flagsOf(process.env.SHIP_BASELINE_NODE_FLAGS);
 
 async function generate(file, lines) {
