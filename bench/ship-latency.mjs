@@ -1,8 +1,10 @@
 // Latency of sidekick-ship into the real engine: a line appended to a file -> its _bulk item acknowledged, at a
 // steady 1,000 and 10,000 lines/s. Each line carries the time it was appended; a recording proxy between the
 // shipper and the engine reads each _bulk request and, when the engine answers, notes every line's age.
-// Starts the embedded OpenSearch (test/engine) unless SIDEKICK_ES_URL is set.
-// Usage: npm run build && node bench/ship-latency.mjs [--seconds 10]
+// Starts the embedded OpenSearch (test/engine) unless SIDEKICK_ES_URL is set, with the JVM flags a deployed engine
+// runs with (jvm 'server': G1, both JIT tiers, 1 GiB heap; the tests' engine starts with C1 only, for start time),
+// and warms it up first: `--warmup` seconds (default 20) of shipping at the highest rate into a throwaway index.
+// Usage: npm run build && node bench/ship-latency.mjs [--seconds 10] [--warmup 20]
 import { spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { createServer, request as httpRequest, Agent } from 'node:http';
@@ -17,6 +19,8 @@ const cli = join(root, 'dist/cmd/sidekick-ship.js');
 const require = createRequire(import.meta.url);
 const argSeconds = process.argv.indexOf('--seconds');
 const SECONDS = argSeconds > 0 ? Number(process.argv[argSeconds + 1]) : 10;
+const argWarmup = process.argv.indexOf('--warmup');
+const ENGINE_WARMUP_S = argWarmup > 0 ? Number(process.argv[argWarmup + 1]) : 20;
 const WARMUP_S = 2;
 const RATES = (process.env.RATES ?? "1000,10000").split(",").map(Number);
 const TARGETS = { 1000: 100, 10000: 250 };
@@ -93,37 +97,48 @@ let engine;
 let esUrl = process.env.SIDEKICK_ES_URL;
 if (!esUrl) {
   const { startEngine } = require(join(root, 'test/engine/engine.js'));
-  engine = await startEngine({ log: (l) => process.stderr.write(`engine: ${l}\n`) });
+  engine = await startEngine({ jvm: 'server', heap: '1g', log: (l) => process.stderr.write(`engine: ${l}\n`) });
   esUrl = engine.url;
 }
+/** Ships `rate` lines a second for `seconds` through the recording proxy; resolves to { written, ages }. */
+async function measure(rate, seconds) {
+  const dir = mkdtempSync(join(tmpdir(), 'ship-latency-'));
+  const file = join(dir, 'app.log');
+  closeSync(openSync(file, 'w'));
+  const proxy = await recordingProxy(esUrl);
+  const index = `bench-latency-${rate}-${Date.now()}`;
+  // Created beforehand: creating an index on the first write takes seconds, and would be counted as latency.
+  await fetch(`${esUrl}/${index}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ settings: { number_of_shards: 1, number_of_replicas: 0 } }) });
+  await fetch(`${esUrl}/_cluster/health/${index}?wait_for_status=green&timeout=60s`);
+  const child = spawn(process.execPath, [cli, '--es', proxy.url, '--index', index, '--state-dir', join(dir, 'state'), '--log-level', 'warn', file], { stdio: ['ignore', 'ignore', 'inherit'] });
+  await sleep(1500);
+  const written = await append(file, rate, seconds);
+  // Let the last lines arrive, then stop.
+  for (let i = 0; i < 100 && proxy.ages.length < written; i++) await sleep(100);
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+  await proxy.close();
+  await fetch(`${esUrl}/${index}`, { method: 'DELETE' }).catch(() => undefined);
+  rmSync(dir, { recursive: true, force: true });
+  return { written, ages: proxy.ages };
+}
+
 const results = {};
 try {
+  if (ENGINE_WARMUP_S > 0) {
+    const rate = Math.max(...RATES);
+    process.stderr.write(`warming up: ${ENGINE_WARMUP_S} s at ${rate} lines/s (not counted)\n`);
+    await measure(rate, ENGINE_WARMUP_S);
+  }
   for (const rate of RATES) {
-    const dir = mkdtempSync(join(tmpdir(), 'ship-latency-'));
-    const file = join(dir, 'app.log');
-    closeSync(openSync(file, 'w'));
-    const proxy = await recordingProxy(esUrl);
-    const index = `bench-latency-${rate}-${Date.now()}`;
-    // Created beforehand: creating an index on the first write takes seconds, and would be counted as latency.
-    await fetch(`${esUrl}/${index}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ settings: { number_of_shards: 1, number_of_replicas: 0 } }) });
-    await fetch(`${esUrl}/_cluster/health/${index}?wait_for_status=green&timeout=60s`);
-    const child = spawn(process.execPath, [cli, '--es', proxy.url, '--index', index, '--state-dir', join(dir, 'state'), '--log-level', 'warn', file], { stdio: ['ignore', 'ignore', 'inherit'] });
-    await sleep(1500);
-    const written = await append(file, rate, SECONDS);
-    // Let the last lines arrive, then stop.
-    for (let i = 0; i < 100 && proxy.ages.length < written; i++) await sleep(100);
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
-    await proxy.close();
-    await fetch(`${esUrl}/${index}`, { method: 'DELETE' }).catch(() => undefined);
-    rmSync(dir, { recursive: true, force: true });
+    const { written, ages: all } = await measure(rate, SECONDS);
     // The first seconds warm the JIT and the engine: left out.
-    const skip = Math.min(Math.floor(rate * WARMUP_S), Math.floor(proxy.ages.length / 2));
-    if (proxy.ages.length === 0) throw new Error(`no line of ${written} was acknowledged at ${rate} lines/s`);
-    const ages = proxy.ages.slice(skip).sort((a, b) => a - b);
+    const skip = Math.min(Math.floor(rate * WARMUP_S), Math.floor(all.length / 2));
+    if (all.length === 0) throw new Error(`no line of ${written} was acknowledged at ${rate} lines/s`);
+    const ages = all.slice(skip).sort((a, b) => a - b);
     results[rate] = {
       lines: written,
-      acknowledged: proxy.ages.length,
+      acknowledged: all.length,
       p50_ms: +percentile(ages, 50).toFixed(1),
       p99_ms: +percentile(ages, 99).toFixed(1),
       max_ms: +ages[ages.length - 1].toFixed(1),

@@ -189,3 +189,39 @@ export function redactText(text: string): string {
 export function redactCommand(command: readonly string[], shell = false): string {
   return shell || (command.length === 1 && /\s/.test(command[0]!)) ? redactText(command.join(' ')) : redactArgs(command).join(' ');
 }
+
+/**
+ * The secret values a command carries: for each argument that redactArgs (or redactText, for a shell line)
+ * changes, the text its `[redacted]` stands for. Values shorter than 4 characters are left out: replacing every
+ * `ab` in a command's output would garble it and hide nothing worth hiding.
+ */
+export function secretValues(command: readonly string[], shell = false): string[] {
+  const words = shell || (command.length === 1 && /\s/.test(command[0]!)) ? shellWords(command.join(' ')).map((w) => w.value) : [...command];
+  const redacted = redactArgs(words);
+  const found = new Set<string>();
+  words.forEach((word, i) => {
+    const r = redacted[i]!;
+    if (r === word || !r.includes(REDACTED)) return;
+    // The redacted word is the original with each secret replaced: match the kept parts around each [redacted].
+    const pattern = new RegExp('^' + r.split(REDACTED).map(escapeRegExp).join('(.+?)') + '$', 's');
+    const m = pattern.exec(word);
+    for (const v of m ? m.slice(1) : []) if (v.length >= 4) found.add(v);
+  });
+  return [...found];
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * What a command printed, as it may be shown (an exec check's `detail.output` and the first line in its message):
+ * every occurrence of a secret value of the command itself (secretValues) becomes `[redacted]`, and credentials
+ * in URLs in the text go through redactUrl (a client that prints the connection string it failed to reach).
+ */
+export function redactOutput(output: string, command: readonly string[], shell = false): string {
+  let out = output;
+  // Longest first, so a value that contains another is replaced whole.
+  for (const v of secretValues(command, shell).sort((a, b) => b.length - a.length)) out = out.split(v).join(REDACTED);
+  return out.replace(URL_IN_TEXT, redactUrl);
+}

@@ -1,5 +1,5 @@
 // What may be printed of URLs and command lines: the secrets in them are replaced, everything else stays as written.
-import { REDACTED, redactArgs, redactCommand, redactText, redactUrl } from '../../src/common/redact';
+import { REDACTED, redactArgs, redactCommand, redactOutput, redactText, redactUrl, secretValues } from '../../src/common/redact';
 
 const R = REDACTED;
 
@@ -68,5 +68,23 @@ describe('redactText and redactCommand', () => {
     expect(redactCommand(['curl', '-H', 'Authorization: Bearer x', 'http://h/'])).toBe(`curl -H Authorization: ${R} http://h/`);
     expect(redactCommand(["curl -H 'X-Auth-Token: t' http://h/"])).toBe(`curl -H 'X-Auth-Token: ${R}' http://h/`);
     expect(redactCommand(['test', '-f', '/tmp/ok'], true)).toBe('test -f /tmp/ok');
+  });
+});
+
+describe('secretValues and redactOutput', () => {
+  it('finds the values a command carries, as arguments and as a shell line', () => {
+    expect(secretValues(['redis-cli', '-a', 'hunter22', 'ping'])).toEqual(['hunter22']);
+    expect(secretValues(['curl', '-u', 'me:s3cr3t!', 'http://h/?token=tok-123&x=1'])).toEqual(['s3cr3t!', 'tok-123']);
+    expect(secretValues(["PGPASSWORD='pw two' pg_isready -h db"], true)).toEqual(['pw two']);
+    // Too short to replace in free text without garbling it; not a secret worth the name either.
+    expect(secretValues(['redis-cli', '-a', 'pw', 'ping'])).toEqual([]);
+    expect(secretValues(['test', '-f', '/tmp/ok'])).toEqual([]);
+  });
+
+  it("replaces the command's own secrets and URL credentials in what it printed, and nothing else", () => {
+    const cmd = ['sh', '-c', 'x', '--', '--password', 'hunter22'];
+    expect(redactOutput('AUTH hunter22 failed; again: hunter22\n', cmd)).toBe(`AUTH ${R} failed; again: ${R}\n`);
+    expect(redactOutput('could not connect to postgres://app:pg-pass@db:5432/app', ['pg_isready'])).toBe(`could not connect to postgres://app:${R}@db:5432/app`);
+    expect(redactOutput('all good: 3 replicas', cmd)).toBe('all good: 3 replicas');
   });
 });

@@ -26,6 +26,8 @@ export interface StartOptions {
   port?: number;
   /** JVM max heap, default '768m'. */
   heap?: string;
+  /** JVM flags: 'test' (default; serial GC, C1 only: quick to start) or 'server' (G1, full JIT, fixed heap, as a deployed engine). */
+  jvm?: 'test' | 'server';
   /** log4j root level, default env SIDEKICK_ENGINE_LOG or WARN. */
   logLevel?: string;
   timeoutMs?: number;

@@ -165,12 +165,23 @@ function freePort() {
   });
 }
 
-function javaArgs(heap, logLevel, nodeArgs) {
+/**
+ * The JVM's flags by mode: 'test' (the default) starts fast and small (serial GC, C1 compiler only), which is what
+ * a test suite starting many engines wants; 'server' runs as a deployed OpenSearch does (its jvm.options: G1,
+ * both JIT tiers, a fixed heap), for benchmarks that measure the engine's answer times, after a warm-up.
+ */
+const JVM_MODES = {
+  test: (heap) => ['-Xms256m', `-Xmx${heap}`, '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1'],
+  server: (heap) => [`-Xms${heap}`, `-Xmx${heap}`, '-XX:+UseSerialGC'],
+};
+
+function javaArgs(heap, logLevel, nodeArgs, jvm = 'test') {
   const classpath = [path.join(TARGET_DIR, 'classes'), ...readClasspath()].join(path.delimiter);
   const extra = (process.env.SIDEKICK_ENGINE_JAVA_OPTS || '').split(/\s+/).filter(Boolean);
+  const mode = JVM_MODES[jvm];
+  if (!mode) throw new Error(`engine jvm mode must be one of ${Object.keys(JVM_MODES).join(', ')}, not ${JSON.stringify(jvm)}`);
   return [
-    '-Xms256m', `-Xmx${heap}`,
-    '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1',
+    ...mode(heap),
     '-Djava.awt.headless=true', '-Dfile.encoding=UTF-8',
     '-Dopensearch.set.netty.runtime.available.processors=false',
     `-Dsidekick.engine.log=${logLevel}`,
@@ -190,7 +201,8 @@ async function spawnNode(nodeArgs, options) {
   const timeoutMs = options.timeoutMs || 120000;
   const exitWithParent = options.exitWithParent !== false;
   const onStderr = options.onStderr || ((chunk) => process.stderr.write(chunk));
-  const args = javaArgs(heap, logLevel, [...nodeArgs, ...(exitWithParent ? ['--exit-on-stdin-eof'] : [])]);
+  const jvm = options.jvm || process.env.SIDEKICK_ENGINE_JVM || 'test';
+  const args = javaArgs(heap, logLevel, [...nodeArgs, ...(exitWithParent ? ['--exit-on-stdin-eof'] : [])], jvm);
   const child = spawn(javaCommand(), args, { cwd: ENGINE_DIR, stdio: ['pipe', 'pipe', 'pipe'] });
   let stderrTail = '';
   let exitInfo = null;
@@ -259,7 +271,8 @@ async function spawnNode(nodeArgs, options) {
 
 /**
  * Starts the engine (building it first if needed) and resolves once it serves REST and the cluster
- * is yellow or better. Options: port (0 = any free port, the default), heap ('768m'),
+ * is yellow or better. Options: port (0 = any free port, the default), heap ('768m'), jvm ('test', the default:
+ * quick to start; 'server': G1 and full JIT as deployed, for benchmarks; env SIDEKICK_ENGINE_JVM),
  * logLevel (log4j level, default env SIDEKICK_ENGINE_LOG or WARN), timeoutMs (120000),
  * log (line logger for build/progress messages), onStderr (gets the JVM's stderr chunks; default:
  * forwarded to process.stderr), exitWithParent (true: the JVM stops when this process's pipe closes).

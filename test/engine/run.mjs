@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs the embedded OpenSearch test engine in the foreground:
-//   npm run engine -- [--port 9200] [--heap 768m] [--rebuild]
+//   npm run engine -- [--port 9200] [--heap 768m] [--jvm test|server] [--rebuild]
 //   npm run engine -- --nodes 3 [--port 9200]     (a 3-node cluster on loopback, HTTP on 9200, 9201, 9202)
 // Builds test/engine with Maven first when target/ is missing or older than pom.xml/src.
 // Ctrl-C / SIGTERM stop the engine cleanly (its data lives in a temp dir that is removed).
@@ -10,11 +10,11 @@ const { OPENSEARCH_VERSION, EngineToolMissingError, buildEngine, startCluster, s
 
 function usage(msg) {
   if (msg) console.error(`engine: ${msg}`);
-  console.error('usage: npm run engine -- [--nodes N] [--port N] [--heap SIZE] [--rebuild] [--build-only]');
+  console.error('usage: npm run engine -- [--nodes N] [--port N] [--heap SIZE] [--jvm test|server] [--rebuild] [--build-only]');
   process.exit(msg ? 2 : 0);
 }
 
-const opts = { port: 9200, nodes: 1, heap: undefined, rebuild: false, buildOnly: false };
+const opts = { port: 9200, nodes: 1, heap: undefined, jvm: undefined, rebuild: false, buildOnly: false };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
@@ -33,6 +33,10 @@ for (let i = 0; i < argv.length; i++) {
     if (!Number.isInteger(n) || n < 1 || n > 9) usage('--nodes must be 1..9');
     opts.nodes = n;
   } else if (a === '--heap' || a.startsWith('--heap=')) opts.heap = value();
+  else if (a === '--jvm' || a.startsWith('--jvm=')) {
+    opts.jvm = value();
+    if (opts.jvm !== 'test' && opts.jvm !== 'server') usage('--jvm must be test or server');
+  }
   else if (a === '--rebuild') opts.rebuild = true;
   else if (a === '--build-only') opts.buildOnly = true;
   else if (a === '-h' || a === '--help') usage();
@@ -83,7 +87,7 @@ try {
 }
 
 async function single() {
-  const handle = await startEngine({ port: opts.port, heap: opts.heap, log, exitWithParent: false });
+  const handle = await startEngine({ port: opts.port, heap: opts.heap, jvm: opts.jvm, log, exitWithParent: false });
   handle.child.ref();
   console.log(`OpenSearch ${OPENSEARCH_VERSION} ready at ${handle.url} (started in ${(handle.startMs / 1000).toFixed(1)} s, pid ${handle.pid})`);
   return handle;
@@ -92,7 +96,7 @@ async function single() {
 /** Nodes on consecutive HTTP ports from --port (0: free ports); the first node to exit ends the run. */
 async function cluster() {
   const basePorts = opts.port === 0 ? undefined : { http: opts.port, transport: opts.port + 100 };
-  const handle = await startCluster({ nodes: opts.nodes, heap: opts.heap, basePorts, log, exitWithParent: false });
+  const handle = await startCluster({ nodes: opts.nodes, heap: opts.heap, jvm: opts.jvm, basePorts, log, exitWithParent: false });
   console.log(`OpenSearch ${OPENSEARCH_VERSION} cluster of ${opts.nodes} nodes ready (started in ${(handle.startMs / 1000).toFixed(1)} s):`);
   for (const n of handle.nodes) console.log(`  ${n.name}  ${n.url}  (transport 127.0.0.1:${n.transportPort}, pid ${n.pid})`);
   console.log(`es.urls: ${handle.urls.join(',')}`);

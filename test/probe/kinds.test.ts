@@ -195,6 +195,18 @@ describe('TLS', () => {
 });
 
 describe('exec probe', () => {
+
+  it("shows what the command printed with the command's secrets redacted, in the output and the message", async () => {
+    const r = await runProbe({
+      kind: 'exec',
+      command: ['sh', '-c', 'echo "NOAUTH: password $2 refused by redis://:$2@127.0.0.1:6379" >&2; exit 1', 'check', '--password', 'hunter22'],
+      timeout: PATIENT,
+    });
+    expect(r.ok).toBe(false);
+    expect(r.message).toBe('exit code 1: NOAUTH: password [redacted] refused by redis://:[redacted]@127.0.0.1:6379');
+    expect(r.detail.output).toBe('NOAUTH: password [redacted] refused by redis://:[redacted]@127.0.0.1:6379\n');
+    expect(JSON.stringify(r)).not.toContain('hunter22');
+  });
   it('is healthy on exit 0 and unhealthy on any other exit code, with the output', async () => {
     const ok = await runProbe({ kind: 'exec', command: ['true'], timeout: PATIENT });
     const bad = await runProbe({ kind: 'exec', command: ['sh', '-c', 'echo queue too deep >&2; exit 3'], timeout: PATIENT });

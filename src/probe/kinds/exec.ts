@@ -2,6 +2,7 @@
 // whole group is killed with SIGKILL and the child reaped, so a hung check leaves no orphans behind.
 import { spawn } from 'node:child_process';
 import type { Detail, ExecTarget, Probe } from '../types';
+import { redactOutput } from '../../common/redact';
 import { abortMessage, result } from './common';
 
 /** Output kept from stdout and stderr together, as Docker and Consul keep. */
@@ -53,8 +54,8 @@ export const execProbe: Probe<ExecTarget> = (cfg, signal) =>
       if (done) return;
       done = true;
       signal.removeEventListener('abort', onAbort);
-      const output = Buffer.concat(chunks).toString('utf8') + (truncated ? '...' : '');
-      detail.output = output;
+      // A command may print what it was given (a connection string, a token it echoes): shown redacted.
+      detail.output = redactOutput(Buffer.concat(chunks).toString('utf8'), cfg.command, cfg.shell) + (truncated ? '...' : '');
       resolve(result(start, ok, message, detail));
     };
 
@@ -82,7 +83,7 @@ export const execProbe: Probe<ExecTarget> = (cfg, signal) =>
         return finish(false, `killed by ${sig}`);
       }
       if (code === 0) return finish(true, 'exit code 0');
-      const first = firstLine(Buffer.concat(chunks).toString('utf8'));
+      const first = firstLine(redactOutput(Buffer.concat(chunks).toString('utf8'), cfg.command, cfg.shell));
       finish(false, `exit code ${code}${first ? `: ${first}` : ''}`);
     });
   });
