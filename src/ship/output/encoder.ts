@@ -238,26 +238,28 @@ export function makeEventEncoder(opts: EncodeOptions): (ev: Event) => Doc {
   const action = actionHead(opts);
   const index = opts.index;
   let lastMs = -1;
-  let nowJson = '';
+  // The document's start with the read time (`{"@timestamp":"...Z"`), made once a millisecond.
+  let nowHead = '';
   let lastPath = '';
-  let lastPathJson = '""';
+  // log's members up to the offset's value, made once a path.
+  let logHead = '{"file":{"path":""},"offset":';
   return (ev: Event): Doc => {
-    let stamp = ev.timestamp;
-    if (stamp === undefined) {
+    let head: string;
+    if (ev.timestamp === undefined) {
       const now = Date.now();
       if (now !== lastMs) {
         lastMs = now;
-        nowJson = new Date(now).toISOString();
+        nowHead = '{"@timestamp":"' + new Date(now).toISOString() + '"';
       }
-      stamp = nowJson;
-    }
+      head = nowHead;
+    } else head = '{"@timestamp":"' + ev.timestamp + '"';
     if (ev.path !== lastPath) {
       lastPath = ev.path;
-      lastPathJson = JSON.stringify(ev.path);
+      logHead = '{"file":{"path":' + JSON.stringify(ev.path) + '},"offset":';
     }
     const flags = ev.truncated ? ['truncated', ...(ev.flags ?? [])] : ev.flags;
     // log's own members, without its closing brace: parsers' members under log follow them.
-    let log = '{"file":{"path":' + lastPathJson + '},"offset":' + ev.offset + (flags && flags.length > 0 ? ',"flags":' + JSON.stringify(flags) : '');
+    let log = logHead + ev.offset + (flags && flags.length > 0 ? ',"flags":' + JSON.stringify(flags) : '');
     let message: unknown = ev.message;
     let rest = '';
     let merged: JsonObject | undefined;
@@ -307,9 +309,7 @@ export function makeEventEncoder(opts: EncodeOptions): (ev: Event) => Doc {
       }
     }
     const source =
-      '{"@timestamp":"' +
-      stamp +
-      '"' +
+      head +
       (message === undefined ? '' : ',"message":' + (typeof message === 'string' && !NEEDS_ESCAPE.test(message) ? '"' + message + '"' : JSON.stringify(message))) +
       ',"log":' +
       log +
