@@ -2,15 +2,27 @@
 // endpoint, and in the same run a minimal Node.js loop doing the same HTTP work, with gzip and without.
 // Reports drain time ratio, CPU-seconds per million lines and peak RSS (from /usr/bin/time -v).
 // Usage: npm run build && node bench/ship.mjs [--big]   (--big: also drain a ~1 GB backlog, peak RSS only)
+// A/B: SHIP_BASELINE=/elsewhere/dist/cmd/sidekick-ship.js (another build, e.g. of main) drains the same file with
+// that build too, in the same run; --rounds N alternates the two builds N times, --gzip-only skips `none`.
+// SHIP_NODE_FLAGS: Node flags for the shipper (e.g. --max-semi-space-size=8), SHIP_BASELINE_NODE_FLAGS those of
+// the baseline (default: the same).
 import { existsSync, mkdirSync, rmSync, statSync, createWriteStream } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
+import { loadavg } from 'node:os';
 import { startCountingEndpoint } from './lib/ship-endpoint.mjs';
 
 const root = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..');
 const dir = join(root, '.bench');
 const cli = join(root, 'dist/cmd/sidekick-ship.js');
 const big = process.argv.includes('--big');
+const baseline = process.env.SHIP_BASELINE;
+const roundsAt = process.argv.indexOf('--rounds');
+const rounds = roundsAt > 0 ? Number(process.argv[roundsAt + 1]) : 1;
+const compressions = process.argv.includes('--gzip-only') ? ['gzip'] : ['gzip', 'none'];
+const flagsOf = (text) => text.split(/\s+/).filter(Boolean);
+const nodeFlags = flagsOf(process.env.SHIP_NODE_FLAGS ?? '');
+const baselineFlags = process.env.SHIP_BASELINE_NODE_FLAGS === undefined ? nodeFlags : flagsOf(process.env.SHIP_BASELINE_NODE_FLAGS);
 
 async function generate(file, lines) {
   if (existsSync(file) && statSync(file).size > 0) return;
@@ -54,11 +66,11 @@ function measure(args, env = {}) {
   });
 }
 
-async function runShipper(ep, file, compression) {
+async function runShipper(ep, file, compression, build = cli, flags = nodeFlags) {
   const state = join(dir, `ship-state-${compression}`);
   rmSync(state, { recursive: true, force: true });
   ep.reset();
-  const r = await measure([cli, '--once', '--es', ep.url, '--index', 'bench-ship', '--state-dir', state, '--compression', compression, '--log-level', 'warn', file]);
+  const r = await measure([...flags, build, '--once', '--es', ep.url, '--index', 'bench-ship', '--state-dir', state, '--compression', compression, '--log-level', 'warn', file]);
   return { ...r, items: ep.stats.items };
 }
 
@@ -77,7 +89,9 @@ if (!existsSync(cli)) {
 await generate(file, LINES);
 const ep = await startCountingEndpoint();
 const results = {};
-for (const compression of ['gzip', 'none']) {
+const ab = [];
+const loadBefore = loadavg()[0];
+for (const compression of compressions) {
   const minimal = await runMinimal(ep, file, compression);
   const ship = await runShipper(ep, file, compression);
   for (const [name, r] of [['minimal', minimal], ['ship', ship]]) {
@@ -96,6 +110,17 @@ for (const compression of ['gzip', 'none']) {
     ship_peak_rss_mib: +ship.rssMiB.toFixed(1),
     minimal_peak_rss_mib: +minimal.rssMiB.toFixed(1),
   };
+  if (!baseline) continue;
+  // Alternating order, so that a change in the machine's load falls on both builds alike.
+  for (let round = 0; round < rounds; round++) {
+    const pair = {};
+    for (const which of round % 2 === 0 ? ['baseline', 'this'] : ['this', 'baseline']) {
+      const r = which === 'this' && round === 0 ? ship : await (which === 'this' ? runShipper(ep, file, compression) : runShipper(ep, file, compression, baseline, baselineFlags));
+      if (r.items !== LINES) throw new Error(`${which} (${compression}) delivered ${r.items} items, expected ${LINES}`);
+      pair[which] = { s: +r.wall.toFixed(2), lines_per_s: Math.round(LINES / r.wall), cpu_s_per_mlines: +((r.cpu * 1e6) / LINES).toFixed(2), peak_rss_mib: +r.rssMiB.toFixed(1) };
+    }
+    ab.push({ compression, round, ...pair });
+  }
 }
 if (big) {
   const bigFile = join(dir, 'ship-7m.log');
@@ -115,12 +140,21 @@ await ep.close();
 const targets = { ratio: 1.15, cpu: 4, rss: 150 };
 console.log('\nsidekick-ship drain benchmark (1,000,000 lines, --once, counting _bulk endpoint)\n');
 console.log('compression  minimal s  ship s  ratio  ship lines/s  ship CPU-s/Mlines  minimal CPU-s/Mlines  ship peak RSS MiB  minimal peak RSS MiB');
-for (const c of ['gzip', 'none']) {
+for (const c of compressions) {
   const r = results[c];
   console.log(
     `${c.padEnd(11)}  ${String(r.minimal_s).padStart(9)}  ${String(r.ship_s).padStart(6)}  ${String(r.ratio).padStart(5)}  ${String(r.ship_lines_per_s).padStart(12)}  ${String(r.ship_cpu_s_per_mlines).padStart(17)}  ${String(r.minimal_cpu_s_per_mlines).padStart(20)}  ${String(r.ship_peak_rss_mib).padStart(17)}  ${String(r.minimal_peak_rss_mib).padStart(20)}`,
   );
 }
 if (results.big) console.log(`\n1 GB backlog (${results.big.lines} lines, ${results.big.file_mib} MiB, gzip): ${results.big.ship_s} s, peak RSS ${results.big.ship_peak_rss_mib} MiB`);
+if (baseline) {
+  console.log(`\nA/B in the same run, baseline ${baseline} [${baselineFlags.join(' ')}], this build [${nodeFlags.join(' ')}] (load average ${loadBefore.toFixed(1)} -> ${loadavg()[0].toFixed(1)}):`);
+  console.log('compression  round  baseline s  this s  baseline lines/s  this lines/s  baseline CPU-s/M  this CPU-s/M  baseline RSS MiB  this RSS MiB');
+  for (const r of ab) {
+    const b = r.baseline;
+    const t = r.this;
+    console.log(`${r.compression.padEnd(11)}  ${String(r.round).padStart(5)}  ${String(b.s).padStart(10)}  ${String(t.s).padStart(6)}  ${String(b.lines_per_s).padStart(16)}  ${String(t.lines_per_s).padStart(12)}  ${String(b.cpu_s_per_mlines).padStart(16)}  ${String(t.cpu_s_per_mlines).padStart(12)}  ${String(b.peak_rss_mib).padStart(16)}  ${String(t.peak_rss_mib).padStart(12)}`);
+  }
+}
 console.log(`\ntargets: ratio <= ${targets.ratio}, CPU <= ${targets.cpu} s per million lines, peak RSS < ${targets.rss} MiB`);
-console.log(JSON.stringify({ bench: 'ship', ...results }));
+console.log(JSON.stringify({ bench: 'ship', load_average: [+loadBefore.toFixed(2), +loadavg()[0].toFixed(2)], ...results, ...(baseline && { ab }) }));

@@ -103,10 +103,12 @@ export class Pipeline {
     const doc = encode ? encode(line) : this.opts.encode(line);
     const b = this.current;
     b.docs.push(doc);
-    b.bytes += doc.source.length + doc.id.length + 24;
+    // `source` is read only where the document holds it as a string (reading a LineDoc's would build it).
+    b.bytes += doc.opLength ?? doc.source.length + doc.id.length + 24;
     b.fileBytes += line.next - line.offset;
-    // What a line costs while it waits: its document, its text and the objects around them.
-    const cost = doc.source.length + line.text.length + PER_LINE_OVERHEAD;
+    // What a line costs while it waits: its document (a LineDoc holds no source string), its text and the
+    // objects around them.
+    const cost = (doc.writeOp ? 0 : doc.source.length) + line.text.length + PER_LINE_OVERHEAD;
     b.cost += cost;
     this.pending += cost;
     let p = this.progress.get(line.file.key);

@@ -42,4 +42,12 @@ export interface Doc {
   action?: string;
   /** The document's target when it is not the sink's index (dead-letter records name it). */
   index?: string;
+  /** Near the length of the _bulk operation, for documents whose `source` is built only when read (batch sizes). */
+  readonly opLength?: number;
+  /**
+   * Writes the whole _bulk operation (action line and source, each ending in \n) as UTF-8 into buf at `at` and
+   * returns where it ends, for documents that keep their parts rather than a source string; at most opBound() bytes.
+   */
+  writeOp?(buf: Buffer, at: number): number;
+  opBound?(): number;
 }

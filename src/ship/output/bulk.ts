@@ -10,30 +10,40 @@ const PLAIN_ID = /^[\w.:@+-]*$/;
 /**
  * The NDJSON body of `create` operations for docs[which[0]], docs[which[1]], ... (all of docs when `which` is
  * omitted). The index is in the URL, so action lines carry only the _id. Each operation is written straight into
- * one Buffer: cheaper than concatenating the whole batch into a string and encoding that (no big rope to flatten).
+ * one Buffer: cheaper than concatenating the whole batch into a string and encoding that (no big rope to flatten);
+ * documents that write their own bytes (Doc.writeOp: plain lines) build no string at all.
  */
 export function bulkBody(docs: readonly Doc[], which?: readonly number[]): Buffer {
   const n = which ? which.length : docs.length;
   let estimate = 0;
   for (let i = 0; i < n; i++) {
     const doc = docs[which ? which[i] : i];
-    estimate += doc.source.length + doc.id.length + 24;
+    estimate += doc.opLength ?? doc.source.length + doc.id.length + 24;
   }
   let buf = Buffer.allocUnsafe(estimate + (estimate >> 4) + 64);
   let at = 0;
   for (let i = 0; i < n; i++) {
     const doc = docs[which ? which[i] : i];
+    if (doc.writeOp) {
+      const bound = doc.opBound!();
+      if (buf.length - at < bound) buf = grow(buf, at, bound);
+      at = doc.writeOp(buf, at);
+      continue;
+    }
     const id = PLAIN_ID.test(doc.id) ? '"' + doc.id + '"' : JSON.stringify(doc.id);
     const op = (doc.action ?? ACTION_HEAD) + id + ACTION_TAIL + doc.source + '\n';
     // Non-ASCII text takes up to 3 bytes per UTF-16 unit: grow only when that worst case might not fit.
-    if (buf.length - at < op.length * 3) {
-      const bigger = Buffer.allocUnsafe(Math.max(buf.length * 2, at + op.length * 3));
-      buf.copy(bigger, 0, 0, at);
-      buf = bigger;
-    }
+    if (buf.length - at < op.length * 3) buf = grow(buf, at, op.length * 3);
     at += buf.write(op, at);
   }
   return buf.subarray(0, at);
+}
+
+/** A bigger copy of buf[0, at) with room for `need` more bytes. */
+function grow(buf: Buffer, at: number, need: number): Buffer<ArrayBuffer> {
+  const bigger = Buffer.allocUnsafe(Math.max(buf.length * 2, at + need));
+  buf.copy(bigger, 0, 0, at);
+  return bigger;
 }
 
 /** Only the parts of each item we read; filter_path keeps the response small (no _shards, _seq_no, ...). */

@@ -69,41 +69,155 @@ export function constantObject(opts: EncodeOptions): JsonObject {
 // eslint-disable-next-line no-control-regex -- control characters are exactly what must be escaped
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 
-/** Returns a function that encodes one line; it keeps small caches (timestamp per millisecond, last path). */
+/** The constant byte fragments of one encoder's documents (built once; shared by every LineDoc it makes). */
+interface LineShape {
+  actionText: string | undefined;
+  index: string | undefined;
+  /** `}` + `,` + the constant fragment + `}`: the end of every document that is not cut. */
+  tail: Buffer;
+  /** The same after `,"flags":["truncated"]`. */
+  truncatedTail: Buffer;
+}
+
+/** _ids are a file key, `-` and base-36 digits: plain when the key is (identity.ts makes plain keys). */
+const PLAIN_KEY = /^[\w.:@+-]*$/;
+const QUOTE = 0x22;
+
+/** Copies `bytes` into buf at `at`; very short fragments by a loop (cheaper than a call into C++ for them). */
+function put(buf: Buffer, at: number, bytes: Buffer): number {
+  const n = bytes.length;
+  if (n > 16) return at + bytes.copy(buf, at);
+  for (let i = 0; i < n; i++) buf[at + i] = bytes[i];
+  return at + n;
+}
+
+/** Writes the digits of a non-negative integer in `radix` (10 or 36), without making a string. */
+function putDigits(buf: Buffer, at: number, value: number, radix: number): number {
+  let digits = 1;
+  for (let v = Math.floor(value / radix); v > 0; v = Math.floor(v / radix)) digits++;
+  let v = value;
+  for (let i = at + digits - 1; i >= at; i--) {
+    const d = v % radix;
+    buf[i] = d < 10 ? 48 + d : 87 + d;
+    v = Math.floor(v / radix);
+  }
+  return at + digits;
+}
+
+/**
+ * The document of one plain line, kept as its parts rather than as one JSON string: writeOp() puts the _bulk
+ * operation's bytes straight into a request body (four constant fragments copied as bytes, the _id's and the
+ * offset's digits computed in place, the message encoded into it, escaped only when it must be), so no source
+ * string is built, flattened and encoded again for each line. `source` and `id` are made only when asked for
+ * (dead letters, tests), decoded from the same bytes.
+ */
+class LineDoc implements Doc {
+  constructor(
+    readonly line: Line,
+    private readonly shape: LineShape,
+    /** The action line up to the _id's digits: `{"create":{"_id":"KEY-`; undefined when the key needs escaping. */
+    private readonly opHead: Buffer | undefined,
+    /** `"}}\n{"@timestamp":"...","message":` for the millisecond the line was encoded in. */
+    private readonly head: Buffer,
+    /** `,"log":{"file":{"path":"..."},"offset":`. */
+    private readonly mid: Buffer,
+  ) {}
+
+  get id(): string {
+    return docId(this.line.file.key, this.line.offset);
+  }
+
+  get action(): string | undefined {
+    return this.shape.actionText;
+  }
+
+  get index(): string | undefined {
+    return this.shape.index;
+  }
+
+  get source(): string {
+    const buf = Buffer.allocUnsafe(this.opBound());
+    const start = this.head.indexOf('\n') + 1;
+    const end = put(buf, 0, this.head);
+    return buf.toString('utf8', start, this.writeSource(buf, end) - 1);
+  }
+
+  get opLength(): number {
+    return (this.opHead?.length ?? 48) + this.head.length + this.line.text.length + this.mid.length + this.shape.tail.length + 24;
+  }
+
+  /** At most how many bytes writeOp() writes. */
+  opBound(): number {
+    // A UTF-16 unit takes at most 3 bytes as UTF-8 and 6 escaped (\uXXXX); an escaped _id 6 bytes a character.
+    const action = this.opHead?.length ?? 18 + (this.shape.actionText?.length ?? 0) * 3 + this.line.file.key.length * 6;
+    return action + 24 + this.head.length + this.line.text.length * 6 + 2 + this.mid.length + 16 + this.shape.truncatedTail.length + 1;
+  }
+
+  /** Writes the action line and the source line (each ending in \n) at `at`; returns where they end. */
+  writeOp(buf: Buffer, at: number): number {
+    if (this.opHead) {
+      at = put(buf, at, this.opHead);
+      at = putDigits(buf, at, this.line.offset, 36);
+    } else {
+      // The head's first byte closes the escaped _id.
+      at += buf.write((this.shape.actionText ?? '{"create":{"_id":') + JSON.stringify(this.id).slice(0, -1), at);
+    }
+    return this.writeSource(buf, put(buf, at, this.head));
+  }
+
+  /** Writes the source from its message on, and the \n after it. */
+  private writeSource(buf: Buffer, at: number): number {
+    at = writeMessage(buf, at, this.line.text);
+    at = put(buf, at, this.mid);
+    at = putDigits(buf, at, this.line.offset, 10);
+    return put(buf, at, this.line.truncated ? this.shape.truncatedTail : this.shape.tail);
+  }
+}
+
+/** Writes `text` as a JSON string, escaped as JSON.stringify escapes it. */
+function writeMessage(buf: Buffer, at: number, text: string): number {
+  // Most log lines need no escaping; testing is cheaper than building an escaped copy.
+  if (NEEDS_ESCAPE.test(text)) return at + buf.write(JSON.stringify(text), at);
+  buf[at] = QUOTE;
+  at += 1 + buf.write(text, at + 1);
+  buf[at] = QUOTE;
+  return at + 1;
+}
+
+/**
+ * Returns a function that encodes one line (see LineDoc); it keeps small caches (timestamp per millisecond, last
+ * path, last file key).
+ */
 export function makeEncoder(opts: EncodeOptions): (line: Line) => Doc {
-  const tail = ',' + constantFragment(opts) + '}';
+  const actionText = actionHead(opts);
+  const constant = ',' + constantFragment(opts) + '}\n';
+  const shape: LineShape = {
+    actionText,
+    index: actionText ? opts.index : undefined,
+    tail: Buffer.from('}' + constant),
+    truncatedTail: Buffer.from(',"flags":["truncated"]}' + constant),
+  };
   let lastMs = -1;
-  let head = '';
-  let lastPath = '';
-  let lastPathJson = '""';
-  const action = actionHead(opts);
-  const index = opts.index;
+  let head = Buffer.alloc(0);
+  let lastPath: string | undefined;
+  let mid = Buffer.alloc(0);
+  let lastKey: string | undefined;
+  let opHead: Buffer | undefined;
   return (line: Line): Doc => {
     const now = Date.now();
     if (now !== lastMs) {
       lastMs = now;
-      head = '{"@timestamp":"' + new Date(now).toISOString() + '","message":';
+      head = Buffer.from('"}}\n{"@timestamp":"' + new Date(now).toISOString() + '","message":');
     }
     if (line.path !== lastPath) {
       lastPath = line.path;
-      lastPathJson = JSON.stringify(line.path);
+      mid = Buffer.from(',"log":{"file":{"path":' + JSON.stringify(line.path) + '},"offset":');
     }
-    const source =
-      head +
-      // Most log lines need no escaping; testing is cheaper than building an escaped copy.
-      (NEEDS_ESCAPE.test(line.text) ? JSON.stringify(line.text) : '"' + line.text + '"') +
-      ',"log":{"file":{"path":' +
-      lastPathJson +
-      '},"offset":' +
-      line.offset +
-      (line.truncated ? ',"flags":["truncated"]}' : '}') +
-      tail;
-    const doc: Doc = { id: docId(line.file.key, line.offset), source, line };
-    if (action) {
-      doc.action = action;
-      doc.index = index;
+    if (line.file.key !== lastKey) {
+      lastKey = line.file.key;
+      opHead = PLAIN_KEY.test(lastKey) ? Buffer.from((actionText ?? '{"create":{"_id":') + '"' + lastKey + '-') : undefined;
     }
-    return doc;
+    return new LineDoc(line, shape, opHead, head, mid);
   };
 }
 
@@ -124,26 +238,28 @@ export function makeEventEncoder(opts: EncodeOptions): (ev: Event) => Doc {
   const action = actionHead(opts);
   const index = opts.index;
   let lastMs = -1;
-  let nowJson = '';
+  // The document's start with the read time (`{"@timestamp":"...Z"`), made once a millisecond.
+  let nowHead = '';
   let lastPath = '';
-  let lastPathJson = '""';
+  // log's members up to the offset's value, made once a path.
+  let logHead = '{"file":{"path":""},"offset":';
   return (ev: Event): Doc => {
-    let stamp = ev.timestamp;
-    if (stamp === undefined) {
+    let head: string;
+    if (ev.timestamp === undefined) {
       const now = Date.now();
       if (now !== lastMs) {
         lastMs = now;
-        nowJson = new Date(now).toISOString();
+        nowHead = '{"@timestamp":"' + new Date(now).toISOString() + '"';
       }
-      stamp = nowJson;
-    }
+      head = nowHead;
+    } else head = '{"@timestamp":"' + ev.timestamp + '"';
     if (ev.path !== lastPath) {
       lastPath = ev.path;
-      lastPathJson = JSON.stringify(ev.path);
+      logHead = '{"file":{"path":' + JSON.stringify(ev.path) + '},"offset":';
     }
     const flags = ev.truncated ? ['truncated', ...(ev.flags ?? [])] : ev.flags;
     // log's own members, without its closing brace: parsers' members under log follow them.
-    let log = '{"file":{"path":' + lastPathJson + '},"offset":' + ev.offset + (flags && flags.length > 0 ? ',"flags":' + JSON.stringify(flags) : '');
+    let log = logHead + ev.offset + (flags && flags.length > 0 ? ',"flags":' + JSON.stringify(flags) : '');
     let message: unknown = ev.message;
     let rest = '';
     let merged: JsonObject | undefined;
@@ -193,9 +309,7 @@ export function makeEventEncoder(opts: EncodeOptions): (ev: Event) => Doc {
       }
     }
     const source =
-      '{"@timestamp":"' +
-      stamp +
-      '"' +
+      head +
       (message === undefined ? '' : ',"message":' + (typeof message === 'string' && !NEEDS_ESCAPE.test(message) ? '"' + message + '"' : JSON.stringify(message))) +
       ',"log":' +
       log +

@@ -1,8 +1,7 @@
-// Which engine is on the other end: GET / over plain undici (the official client is not loaded for this), with
+// Which engine is on the other end: GET / over node:http(s) (the official client is not loaded for this), with
 // the official client's product check applied to Elasticsearch so a look-alike server is refused here.
-import { Client as HttpClient } from 'undici';
 import { redactUrl } from '../../common/log';
-import { authHeader, readTls, type Auth, type TlsFiles } from './transport';
+import { agentFor, authHeader, readTls, send, type Auth, type TlsFiles } from './transport';
 
 export type Flavor = 'elasticsearch' | 'opensearch';
 
@@ -57,24 +56,20 @@ async function getRoot(opts: ClientOptions, accept: string): Promise<RootReply> 
     const headers: Record<string, string> = { accept };
     const authorization = authHeader(opts.auth, url);
     if (authorization) headers.authorization = authorization;
-    const client = new HttpClient(url.origin, {
-      headersTimeout: opts.requestTimeoutMs,
-      bodyTimeout: opts.requestTimeoutMs,
-      connect: url.protocol === 'https:' ? { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.rejectUnauthorized } : undefined,
-    });
+    const agent = agentFor(url, tls, 1);
     let status: number;
     let text: string;
     let product: string | string[] | undefined;
     try {
-      const res = await client.request({ method: 'GET', path: url.pathname.replace(/\/+$/, '') + '/', headers });
-      status = res.statusCode;
+      const res = await send(url, agent, { method: 'GET', path: url.pathname.replace(/\/+$/, '') + '/', headers, timeoutMs: opts.requestTimeoutMs });
+      status = res.status;
       product = res.headers[PRODUCT_HEADER];
-      text = await res.body.text();
+      text = res.text;
     } catch (err) {
       unreachable = err;
       continue;
     } finally {
-      await client.close().catch(() => undefined);
+      agent.destroy();
     }
     if (status < 200 || status >= 300) {
       throw new Error(`GET / at ${redactUrl(url.origin + url.pathname)} answered HTTP ${status}: ${text.slice(0, 200).replace(/\s+/g, ' ') || '(empty body)'}`);

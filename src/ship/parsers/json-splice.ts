@@ -1,5 +1,5 @@
 // Writes a JSON line's members into the document by copying their text from the line, keys expanded, instead of
-// decoding and re-serialising every value. scanObject validates the line in one pass without building objects
+// decoding and re-serialising every value. scanMembers validates the line in one pass without building objects
 // and finds its top-level members; whatever it cannot vouch for (invalid text, a repeated or escaped key, a
 // number with an exponent, a dotted key below the top, deep nesting) makes it decline, and the caller takes the
 // general path over JSON.parse's objects, which also reports invalid lines.
@@ -7,22 +7,20 @@
 const MAX_MEMBERS = 128;
 /** Keys held open at once, at all depths (each object's are compared with each other for repeats). */
 const MAX_KEYS = 512;
-/** Objects and arrays nested deeper take the general path (this scanner recurses). */
+/** Objects and arrays nested deeper take the general path (frames are held in a fixed array). */
 const MAX_DEPTH = 64;
 
 const keyStart = new Int32Array(MAX_KEYS);
 const keyEnd = new Int32Array(MAX_KEYS);
+/** A hash of each key's text: repeats are found by comparing hashes first, and ndjson finds its key entries by it. */
+const keyHash = new Int32Array(MAX_KEYS);
 const valueStart = new Int32Array(MAX_MEMBERS);
 const valueEnd = new Int32Array(MAX_MEMBERS);
+/** Per open object (by depth) the index of its first key in keyStart, -1 for an open array. */
+const frame = new Int32Array(MAX_DEPTH + 1);
 
-/** The scan's state (module-wide: a scan runs to its end synchronously). */
-let t = '';
-let p = 0;
-let keys = 0;
-let members = 0;
-let arrays = 0;
-let depth = 0;
-let expandNested = true;
+/** The last scanned text (memberKey and memberValue read it). */
+let scanned = '';
 
 /** One top-level member as the line writes it: its key (without quotes, never escaped) and its value's text. */
 export interface Member {
@@ -30,28 +28,9 @@ export interface Member {
   value: string;
 }
 
-function skipSpace(): void {
-  let c: number;
-  while ((c = t.charCodeAt(p)) === 32 || c === 9 || c === 10 || c === 13) p++;
-}
-
-/** A JSON string (RFC 8259 section 7), matched by the regex engine's compiled code: faster than a loop here. */
-// eslint-disable-next-line no-control-regex -- control characters are exactly what a JSON string may not hold raw
-const STRING = /"[^"\\\u0000-\u001f]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\u0000-\u001f]*)*"/y;
-/** A string without escapes, as keys must be to be copied. */
-// eslint-disable-next-line no-control-regex -- as above
-const PLAIN_STRING = /"[^"\\\u0000-\u001f]*"/y;
-
-/** A string at p (its opening quote); `re` is STRING or PLAIN_STRING. */
-function scanString(re: RegExp): boolean {
-  re.lastIndex = p;
-  try {
-    if (!re.test(t)) return false;
-  } catch {
-    return false; // the regex engine's backtrack stack ran out (a string of some 10^6 escapes): decode it
-  }
-  p = re.lastIndex;
-  return true;
+/** Whether c is a hex digit. */
+function isHex(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
 }
 
 function isDigit(c: number): boolean {
@@ -59,149 +38,177 @@ function isDigit(c: number): boolean {
 }
 
 /**
- * A number at p (RFC 8259 section 6). One with an exponent is declined: 1e400 decodes to Infinity (written
- * null), which the engine would refuse as written.
+ * The end of the JSON string (RFC 8259 section 7) whose opening quote is at p, or -1. A character code past
+ * the end is NaN, which no test below accepts.
  */
-function scanNumber(): boolean {
+function stringEnd(t: string, p: number): number {
+  for (let i = p + 1; ; i++) {
+    const c = t.charCodeAt(i);
+    if (c === 34) return i + 1;
+    if (c === 92) {
+      const e = t.charCodeAt(++i);
+      if (e === 117) {
+        if (!(isHex(t.charCodeAt(i + 1)) && isHex(t.charCodeAt(i + 2)) && isHex(t.charCodeAt(i + 3)) && isHex(t.charCodeAt(i + 4)))) return -1;
+        i += 4;
+      } else if (!(e === 34 || e === 92 || e === 47 || e === 98 || e === 102 || e === 110 || e === 114 || e === 116)) return -1;
+    } else if (!(c >= 32)) return -1;
+  }
+}
+
+/**
+ * The end of the number (RFC 8259 section 6) at p, or -1. One with an exponent is declined: 1e400 decodes to
+ * Infinity (written null), which the engine would refuse as written.
+ */
+function numberEnd(t: string, p: number): number {
   let i = p;
   if (t.charCodeAt(i) === 45) i++;
   const c = t.charCodeAt(i);
   if (c === 48) i++;
   else if (c >= 49 && c <= 57) while (isDigit(t.charCodeAt(++i)));
-  else return false;
+  else return -1;
   if (t.charCodeAt(i) === 46) {
-    if (!isDigit(t.charCodeAt(++i))) return false;
+    if (!isDigit(t.charCodeAt(++i))) return -1;
     while (isDigit(t.charCodeAt(++i)));
   }
   const e = t.charCodeAt(i);
-  if (e === 101 || e === 69) return false;
-  p = i;
-  return true;
+  return e === 101 || e === 69 ? -1 : i;
 }
 
-function scanValue(): boolean {
-  const c = t.charCodeAt(p);
-  if (c === 34) return scanString(STRING);
-  if (c === 123) return scanObjectAt(false);
-  if (c === 91) return scanArray();
-  const word = c === 116 ? 'true' : c === 102 ? 'false' : c === 110 ? 'null' : undefined;
-  if (word === undefined) return scanNumber();
-  if (!t.startsWith(word, p)) return false;
-  p += word.length;
-  return true;
-}
-
-function scanArray(): boolean {
-  if (++depth > MAX_DEPTH) return false;
-  arrays++;
-  p++;
-  skipSpace();
-  if (t.charCodeAt(p) === 93) {
-    p++;
-  } else {
-    for (;;) {
-      if (!scanValue()) return false;
-      skipSpace();
-      const c = t.charCodeAt(p++);
-      if (c === 93) break;
-      if (c !== 44) return false;
-      skipSpace();
-    }
-  }
-  arrays--;
-  depth--;
-  return true;
-}
-
-/** Whether the key at [s, e) has a dot expandKeys splits at (see isDotted). */
-function isDottedAt(s: number, e: number): boolean {
-  if (t.charCodeAt(s) === 46 || t.charCodeAt(e - 1) === 46) return false;
-  for (let i = s + 1; i < e - 1; i++) if (t.charCodeAt(i) === 46) return true;
-  return false;
+/** The end of `word` (true, false, null) when the text has it at p, else -1. */
+function wordEnd(t: string, p: number, word: string): number {
+  return t.startsWith(word, p) ? p + word.length : -1;
 }
 
 /** Whether the key at [s, e) equals the one at [s2, e2). */
-function sameKey(s: number, e: number, s2: number, e2: number): boolean {
+function sameKey(t: string, s: number, e: number, s2: number, e2: number): boolean {
   if (e - s !== e2 - s2) return false;
   for (let i = 0; i < e - s; i++) if (t.charCodeAt(s + i) !== t.charCodeAt(s2 + i)) return false;
   return true;
 }
 
 /**
- * An object at p. Its keys must be unescaped (raw text compares as the decoded key), distinct (JSON.parse keeps
- * the last of repeated keys; the engine refuses a document with both), not __proto__ (which objects treat
- * apart), and below the top, outside arrays (where expandKeys looks), undotted when keys are expanded.
+ * Scans `text` in one pass without building anything: the number of its top-level members when it is a JSON
+ * object whose members can be copied as written, read them with memberKey and memberValue until the next scan;
+ * -1 otherwise: then decode it with JSON.parse, which also tells what is wrong with it. Text that JSON.parse
+ * refuses always gives -1. Copied means: its keys are unescaped (raw text compares as the decoded key), distinct
+ * in each object (JSON.parse keeps the last of repeated keys; the engine refuses a document with both), not
+ * __proto__ (which objects treat apart), and, below the top and outside arrays (where expandKeys looks),
+ * undotted when keys are expanded (`expand`, as ndjson's expand_keys).
  */
-function scanObjectAt(top: boolean): boolean {
-  if (++depth > MAX_DEPTH) return false;
-  p++;
-  skipSpace();
-  const first = keys;
-  if (t.charCodeAt(p) === 125) {
-    p++;
-    depth--;
-    return true;
-  }
+export function scanMembers(t: string, expand: boolean): number {
+  scanned = t;
+  let p = 0;
+  let c = t.charCodeAt(0);
+  while (c === 32 || c === 9 || c === 10 || c === 13) c = t.charCodeAt(++p);
+  if (c !== 123) return -1;
+  // Open objects and arrays (the top object is depth 1), keys held in keyStart, members of the top object,
+  // open arrays (no key inside one is expanded). One loop reads every value, objects and arrays are held in
+  // `frame` rather than by recursion, and the state lives in locals: this runs on every line.
+  let depth = 0;
+  let keys = 0;
+  let members = 0;
+  let arrays = 0;
+  let wantKey = false;
   for (;;) {
-    if (t.charCodeAt(p) !== 34) return false;
-    const ks = p + 1;
-    if (!scanString(PLAIN_STRING)) return false;
-    const ke = p - 1;
-    if (keys === MAX_KEYS) return false;
-    for (let j = first; j < keys; j++) if (sameKey(keyStart[j], keyEnd[j], ks, ke)) return false;
-    if (ke - ks === 9 && t.startsWith('__proto__', ks)) return false;
-    if (!top && expandNested && arrays === 0 && isDottedAt(ks, ke)) return false;
-    keyStart[keys] = ks;
-    keyEnd[keys++] = ke;
-    skipSpace();
-    if (t.charCodeAt(p) !== 58) return false;
-    p++;
-    skipSpace();
-    if (top) {
-      if (members === MAX_MEMBERS) return false;
-      valueStart[members] = p;
+    if (wantKey) {
+      // A key starts at p: unescaped, a new one in its object, not __proto__, undotted where it would expand.
+      if (t.charCodeAt(p) !== 34) return -1;
+      const ks = p + 1;
+      let h = 0;
+      let dot = false;
+      let i = ks;
+      for (; ; i++) {
+        const k = t.charCodeAt(i);
+        if (k === 34) break;
+        if (k === 92 || !(k >= 32)) return -1;
+        if (k === 46 && i > ks) dot = true;
+        h = (Math.imul(h, 31) + k) | 0;
+      }
+      const ke = i;
+      if (keys === MAX_KEYS) return -1;
+      for (let j = frame[depth]; j < keys; j++) if (keyHash[j] === h && sameKey(t, keyStart[j], keyEnd[j], ks, ke)) return -1;
+      if (ke - ks === 9 && t.startsWith('__proto__', ks)) return -1;
+      if (dot && depth > 1 && expand && arrays === 0 && t.charCodeAt(ke - 1) !== 46 && t.charCodeAt(ks) !== 46) return -1;
+      keyStart[keys] = ks;
+      keyEnd[keys] = ke;
+      keyHash[keys++] = h;
+      p = ke + 1;
+      while ((c = t.charCodeAt(p)) === 32 || c === 9 || c === 10 || c === 13) p++;
+      if (c !== 58) return -1;
+      while ((c = t.charCodeAt(++p)) === 32 || c === 9 || c === 10 || c === 13);
+      if (depth === 1) {
+        if (members === MAX_MEMBERS) return -1;
+        valueStart[members] = p;
+      }
+      wantKey = false;
     }
-    if (!scanValue()) return false;
-    if (top) valueEnd[members++] = p;
-    skipSpace();
-    const c = t.charCodeAt(p++);
-    if (c === 125) break;
-    if (c !== 44) return false;
-    skipSpace();
+    // A value starts at p.
+    c = t.charCodeAt(p);
+    if (c === 123 || c === 91) {
+      if (++depth > MAX_DEPTH) return -1;
+      const object = c === 123;
+      while ((c = t.charCodeAt(++p)) === 32 || c === 9 || c === 10 || c === 13);
+      if (object) {
+        frame[depth] = keys;
+        if (c !== 125) {
+          wantKey = true;
+          continue;
+        }
+      } else {
+        frame[depth] = -1;
+        arrays++;
+        if (c !== 93) continue;
+        arrays--;
+      }
+      // Empty: a whole value.
+      p++;
+      depth--;
+    } else {
+      p = c === 34 ? stringEnd(t, p) : c === 116 ? wordEnd(t, p, 'true') : c === 102 ? wordEnd(t, p, 'false') : c === 110 ? wordEnd(t, p, 'null') : numberEnd(t, p);
+      if (p < 0) return -1;
+    }
+    // A value ended at p: it may be a member of the top object, and end the objects and arrays around it.
+    for (;;) {
+      if (depth === 1) valueEnd[members++] = p;
+      while ((c = t.charCodeAt(p)) === 32 || c === 9 || c === 10 || c === 13) p++;
+      if (depth === 0) return p === t.length ? members : -1;
+      p++;
+      if (frame[depth] >= 0) {
+        if (c === 44) {
+          wantKey = true;
+          break;
+        }
+        if (c !== 125) return -1;
+        keys = frame[depth];
+      } else {
+        if (c === 44) break;
+        if (c !== 93) return -1;
+        arrays--;
+      }
+      depth--;
+    }
+    while ((c = t.charCodeAt(p)) === 32 || c === 9 || c === 10 || c === 13) p++;
   }
-  if (!top) keys = first;
-  depth--;
-  return true;
-}
-
-/**
- * Scans `text`: the number of its top-level members when it is a JSON object whose members can be copied as
- * written (see scanObjectAt; `expand` as ndjson's expand_keys), read them with memberKey and memberValue until
- * the next scan; -1 otherwise: then decode it with JSON.parse, which also tells what is wrong with it. Text that
- * JSON.parse refuses always gives -1.
- */
-export function scanMembers(text: string, expand: boolean): number {
-  t = text;
-  p = 0;
-  keys = 0;
-  members = 0;
-  arrays = 0;
-  depth = 0;
-  expandNested = expand;
-  skipSpace();
-  if (!(t.charCodeAt(p) === 123 && scanObjectAt(true))) return -1;
-  skipSpace();
-  return p === t.length ? members : -1;
 }
 
 /** The key (without quotes, never escaped) of the last scanned text's i-th member. */
 export function memberKey(i: number): string {
-  return t.slice(keyStart[i], keyEnd[i]);
+  return scanned.slice(keyStart[i], keyEnd[i]);
+}
+
+/** A hash of the i-th member's key (equal keys, equal hashes): find things kept by key without slicing it. */
+export function memberHash(i: number): number {
+  return keyHash[i];
+}
+
+/** Whether the i-th member's key is `key`. */
+export function memberKeyIs(i: number, key: string): boolean {
+  return keyEnd[i] - keyStart[i] === key.length && scanned.startsWith(key, keyStart[i]);
 }
 
 /** The value of the last scanned text's i-th member, as written. */
 export function memberValue(i: number): string {
-  return t.slice(valueStart[i], valueEnd[i]);
+  return scanned.slice(valueStart[i], valueEnd[i]);
 }
 
 /** The members scanMembers finds, as a list (tests and tools; the shipper reads them one by one). */
@@ -211,10 +218,12 @@ export function scanObject(text: string, expand: boolean): Member[] | undefined 
   return Array.from({ length: n }, (_, i) => ({ key: memberKey(i), value: memberValue(i) }));
 }
 
-/** The string a member's value text holds, or undefined when it is not a string. */
-export function stringValue(value: string): string | undefined {
-  if (value.charCodeAt(0) !== 34) return undefined;
-  return value.includes('\\') ? (JSON.parse(value) as string) : value.slice(1, -1);
+/** The string the last scanned text's i-th member's value holds, or undefined when it is not a string. */
+export function memberString(i: number): string | undefined {
+  const s = valueStart[i];
+  if (scanned.charCodeAt(s) !== 34) return undefined;
+  const inner = scanned.slice(s + 1, valueEnd[i] - 1);
+  return inner.includes('\\') ? (JSON.parse(scanned.slice(s, valueEnd[i])) as string) : inner;
 }
 
 /** A member on its way into an object: the key path still to write (from `depth`) and the value text. */

@@ -5,7 +5,7 @@
 // Most lines need no merging: their members are then copied from the line's text (json-splice.ts), which costs
 // a fraction of decoding them into objects and serialising those again; the decoded objects are the general path.
 import { z } from 'zod';
-import { memberKey, memberValue, scanMembers, stringValue, writeMembers, type Placed } from './json-splice';
+import { memberHash, memberKey, memberKeyIs, memberString, memberValue, scanMembers, writeMembers, type Placed } from './json-splice';
 import { parseIsoTimestamp } from './timestamp';
 import { deletePath, expandKeys, fieldsIn, fieldsOf, flag, getPath, isDotted, isObject, mergeInto, setError, setPath, type Emit, type Event, type JsonObject, type ParserContext, type Step, type StepFactory } from './parser';
 import { fieldPath } from './options';
@@ -110,21 +110,73 @@ class Ndjson implements Step {
 
   /** What each key of the lines becomes, by key: lines of one log repeat their keys, and splitting costs. */
   private keys = new Map<string, KeyEntry>();
-  /** Per member of the line being copied: its key's entry and where it goes (reused from line to line). */
+  /** The same entries by the key's hash (memberHash), found without slicing the key from the line. */
+  private byHash: (KeyEntry | undefined)[] = new Array<KeyEntry | undefined>(HASH_SLOTS);
+  /** Numbers for the first names members are written under (`a` of a.b, `log.level` inside log). */
+  private names = new Map<string, number>();
+  /** Per name number, the line that last wrote a member under it: two in one line share an object. */
+  private lastLine: number[] = [];
+  private line = 0;
+  /** Per member of the line being copied: its key's entry (reused from line to line). */
   private entries: KeyEntry[] = [];
-  private places: Place[] = [];
-  private firsts: string[] = [];
 
-  private entryOf(key: string, expand: boolean): KeyEntry {
+  /** The entry of the last scanned line's i-th member's key. */
+  private entryAt(i: number): KeyEntry {
+    const h = memberHash(i);
+    const slot = h & (HASH_SLOTS - 1);
+    const cached = this.byHash[slot];
+    if (cached !== undefined && cached.hash === h && memberKeyIs(i, cached.key)) return cached;
+    const key = memberKey(i);
     let e = this.keys.get(key);
     if (e === undefined) {
-      if (this.keys.size >= 4096) this.keys.clear();
-      const path = expand && isDotted(key) ? key.split('.') : [key];
-      const sub = path.slice(1);
-      e = { path, open: openOf(path), close: '}'.repeat(path.length - 1), logOpen: openOf(sub), logClose: '}'.repeat(Math.max(0, sub.length - 1)) };
+      e = this.entryOf(key, h);
       this.keys.set(key, e);
     }
+    this.byHash[slot] = e;
     return e;
+  }
+
+  /** Forgets every key (between lines: name numbers must stay the same within one). */
+  private forget(): void {
+    this.keys.clear();
+    this.byHash.fill(undefined);
+    this.names.clear();
+    this.lastLine.length = 0;
+  }
+
+  private nameOf(name: string): number {
+    let n = this.names.get(name);
+    if (n === undefined) {
+      n = this.names.size;
+      this.names.set(name, n);
+      this.lastLine.push(0);
+    }
+    return n;
+  }
+
+  /** What `key` becomes under this step's options (see copy). */
+  private entryOf(key: string, hash: number): KeyEntry {
+    const { target, message_key: messageKey, expand_keys: expand } = this.cfg;
+    const path = expand && isDotted(key) ? key.split('.') : [key];
+    const sub = path.slice(1);
+    let role: Role;
+    if (key === messageKey || (key === 'message' && messageKey === undefined && target === '')) role = Role.Message;
+    else if (key === '@timestamp' && target === '') role = Role.Timestamp;
+    // A member under the message key's name would merge with it, or replace it, when decoded.
+    else if (path[0] === messageKey) role = Role.Decode;
+    else if (target === '' && this.taken.has(path[0])) role = path[0] !== 'log' || path.length === 1 || OWN_LOG_FIELDS.includes(path[1]) ? Role.Decode : Role.Log;
+    else role = Role.Root;
+    return {
+      key,
+      hash,
+      role,
+      path,
+      name: role === Role.Log ? this.nameOf('log.' + path[1]) : this.nameOf(path[0]),
+      open: openOf(path),
+      close: '}'.repeat(path.length - 1),
+      logOpen: openOf(sub),
+      logClose: '}'.repeat(Math.max(0, sub.length - 1)),
+    };
   }
 
   /**
@@ -132,60 +184,52 @@ class Ndjson implements Step {
    * shipper's fields, and returns true; false leaves the event as it was, for the general path.
    */
   private copy(ev: Event, text: string, n: number): boolean {
-    const { target, message_key: messageKey, overwrite_keys: overwrite, expand_keys: expand } = this.cfg;
-    const { entries, places, firsts } = this;
+    const overwrite = this.cfg.overwrite_keys;
+    if (this.keys.size >= 4096) this.forget();
+    const { entries, lastLine } = this;
+    const line = ++this.line;
     let message: string | undefined;
     let stamp: string | undefined;
     let expanded = false;
-    let found = messageKey === undefined;
+    let found = this.cfg.message_key === undefined;
     let root = '';
     let log = '';
     // Whether two members share a first name (the same object: they are merged by writeMembers, below).
     let shared = false;
-    firsts.length = 0;
     for (let i = 0; i < n; i++) {
-      const k = memberKey(i);
-      places[i] = Place.None;
-      if (k === messageKey || (k === 'message' && messageKey === undefined && target === '')) {
-        const v = stringValue(memberValue(i));
-        if (v === undefined) return false;
-        message = v;
-        found = true;
-        continue;
-      }
-      if (k === '@timestamp' && target === '') {
-        if (overwrite) {
-          const v = stringValue(memberValue(i));
-          if (v === undefined || (stamp = parseIsoTimestamp(v)) === undefined) return false;
+      const e = (entries[i] = this.entryAt(i));
+      switch (e.role) {
+        case Role.Message: {
+          const v = memberString(i);
+          if (v === undefined) return false;
+          message = v;
+          found = true;
+          continue;
         }
-        continue;
+        case Role.Timestamp:
+          if (overwrite) {
+            const v = memberString(i);
+            if (v === undefined || (stamp = parseIsoTimestamp(v)) === undefined) return false;
+          }
+          continue;
+        case Role.Decode:
+          return false;
       }
-      const e = (entries[i] = this.entryOf(k, expand));
-      const path = e.path;
-      if (path.length > 1) expanded = true;
-      // A member under the message key's name would merge with it, or replace it, when decoded.
-      if (path[0] === messageKey) return false;
-      if (target === '' && this.taken.has(path[0])) {
-        if (path[0] !== 'log' || path.length === 1 || OWN_LOG_FIELDS.includes(path[1])) return false;
-        places[i] = Place.Log;
-        const first = 'log.' + path[1];
-        if (firsts.includes(first)) shared = true;
-        firsts.push(first);
-        if (!shared) log += e.logOpen + memberValue(i) + e.logClose;
-      } else {
-        places[i] = Place.Root;
-        if (firsts.includes(path[0])) shared = true;
-        firsts.push(path[0]);
-        if (!shared) root += e.open + memberValue(i) + e.close;
-      }
+      if (e.path.length > 1) expanded = true;
+      if (lastLine[e.name] === line) shared = true;
+      lastLine[e.name] = line;
+      if (shared) continue;
+      if (e.role === Role.Log) log += e.logOpen + memberValue(i) + e.logClose;
+      else root += e.open + memberValue(i) + e.close;
     }
     if (!found) return false;
     if (shared) {
       const rootPlaced: Placed[] = [];
       const logPlaced: Placed[] = [];
       for (let i = 0; i < n; i++) {
-        if (places[i] === Place.Root) rootPlaced.push({ path: entries[i].path, value: memberValue(i) });
-        else if (places[i] === Place.Log) logPlaced.push({ path: entries[i].path.slice(1), value: memberValue(i) });
+        const e = entries[i];
+        if (e.role === Role.Root) rootPlaced.push({ path: e.path, value: memberValue(i) });
+        else if (e.role === Role.Log) logPlaced.push({ path: e.path.slice(1), value: memberValue(i) });
       }
       const r = writeMembers(rootPlaced);
       const l = writeMembers(logPlaced);
@@ -193,7 +237,7 @@ class Ndjson implements Step {
       root = r;
       log = l;
     }
-    if (target !== '') root = !expanded && message === undefined ? this.targetOpen.slice(0, -1) + text + this.targetClose.slice(1) : this.targetOpen + root.slice(1) + this.targetClose;
+    if (this.cfg.target !== '') root = !expanded && message === undefined ? this.targetOpen.slice(0, -1) + text + this.targetClose.slice(1) : this.targetOpen + root.slice(1) + this.targetClose;
     ev.spliced = { root, log };
     ev.message = message;
     if (stamp !== undefined) ev.timestamp = stamp;
@@ -201,13 +245,25 @@ class Ndjson implements Step {
   }
 }
 
-/** Where a copied member goes: nowhere (message, @timestamp), the root (or target), inside log. */
-const Place = { None: 0, Root: 1, Log: 2 } as const;
-type Place = (typeof Place)[keyof typeof Place];
+/** Slots of the key entries by hash (a power of two). */
+const HASH_SLOTS = 1024;
 
-/** What a key becomes: its path (expanded), and the text around its value at the root and inside log. */
+/**
+ * What a copied member is: the message, @timestamp (read or dropped), one that makes the line be decoded
+ * (it needs merging with the shipper's fields), or a member at the root (or target), or inside log.
+ */
+const Role = { Message: 0, Timestamp: 1, Decode: 2, Root: 3, Log: 4 } as const;
+type Role = (typeof Role)[keyof typeof Role];
+
+/** What a key becomes: its role, path (expanded), and the text around its value at the root and inside log. */
 interface KeyEntry {
+  key: string;
+  /** memberHash of the key. */
+  hash: number;
+  role: Role;
   path: string[];
+  /** The number of the first name it is written under (see Ndjson.nameOf). */
+  name: number;
   /** `,"a":{"b":` for a.b: the member's opening, with its leading comma; `close` the braces after the value. */
   open: string;
   close: string;

@@ -3,10 +3,16 @@
 // UNIX and UNIX_MS (epoch seconds, milliseconds), or a custom layout in Luxon's tokens (yyyy-MM-dd HH:mm:ss,SSS,
 // the same letters as Java's DateTimeFormatter for the usual fields). A stamp without a zone is read in
 // `timezone`. A stamp that does not parse keeps the read time and flags the document timestamp_parsing_error.
-import { DateTime, Info } from 'luxon';
 import { z } from 'zod';
 import { fieldPath, regexSource } from './options';
 import { fieldsIn, flag, getPath, setError, type Emit, type Event, type Step, type StepFactory } from './parser';
+
+let luxonModule: typeof import('luxon') | undefined;
+/** Luxon, loaded on first use: a shipper with no timestamp parser never needs it (~2 MiB less resident). */
+function luxon(): typeof import('luxon') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (luxonModule ??= require('luxon') as typeof import('luxon'));
+}
 
 /** Named layouts; anything else is a Luxon format string. */
 const NAMED: Record<string, string> = {
@@ -21,7 +27,7 @@ export const timestampSchema = z
     layout: z.string().min(1).optional(),
     timezone: z
       .string()
-      .refine((v) => DateTime.now().setZone(v).isValid, 'expected a time zone such as UTC, Europe/Berlin or UTC+2')
+      .refine((v) => luxon().DateTime.now().setZone(v).isValid, 'expected a time zone such as UTC, Europe/Berlin or UTC+2')
       .default('UTC'),
   })
   .superRefine((v, ctx) => {
@@ -56,8 +62,8 @@ export function parseIsoTimestamp(text: string, zone = 'UTC'): string | undefine
     const iso = clockOf(zone)(+m[1], +m[2], +m[3], +m[4], +m[5], m[6] === undefined ? 0 : +m[6], frac);
     if (iso !== undefined) return iso;
   }
-  let dt = DateTime.fromISO(text, { zone });
-  if (!dt.isValid) dt = DateTime.fromSQL(text, { zone });
+  let dt = luxon().DateTime.fromISO(text, { zone });
+  if (!dt.isValid) dt = luxon().DateTime.fromSQL(text, { zone });
   return dt.isValid ? toIso(dt.toMillis()) : undefined;
 }
 
@@ -85,7 +91,7 @@ function clockOf(zone: string): WallClock {
     let delta = offsets.get(key);
     if (delta === undefined) {
       if (offsets.size >= 10_000) offsets.clear();
-      const dt = DateTime.fromObject({ year, month, day, hour, minute }, { zone });
+      const dt = luxon().DateTime.fromObject({ year, month, day, hour, minute }, { zone });
       delta = dt.isValid ? dt.toMillis() - wall : NaN;
       offsets.set(key, delta);
     }
@@ -103,9 +109,9 @@ function layoutParser(layout: string, zone: string): LayoutParser {
     const scale = layout === 'UNIX' ? 1000 : 1;
     return (t) => (/^\d+(?:\.\d+)?$/.test(t) ? toIso(Math.round(Number(t) * scale)) : undefined);
   }
-  const parser = DateTime.buildFormatParser(NAMED[layout] ?? layout, { locale: 'en-US' });
+  const parser = luxon().DateTime.buildFormatParser(NAMED[layout] ?? layout, { locale: 'en-US' });
   const full = (t: string): string | undefined => {
-    const dt = DateTime.fromFormatParser(t, parser, { zone, locale: 'en-US' });
+    const dt = luxon().DateTime.fromFormatParser(t, parser, { zone, locale: 'en-US' });
     return dt.isValid ? toIso(dt.toMillis()) : undefined;
   };
   const explain = (parser as unknown as Partial<Explaining>).explainFromTokens?.bind(parser);
@@ -122,7 +128,7 @@ function layoutParser(layout: string, zone: string): LayoutParser {
   };
 }
 
-/** What Luxon's format parser reads from a text (TokenParser.explainFromTokens, as DateTime.fromFormatExplain). */
+/** What Luxon's format parser reads from a text (TokenParser.explainFromTokens, as luxon().DateTime.fromFormatExplain). */
 interface Explaining {
   explainFromTokens(text: string): { result?: Partial<Record<string, number>>; zone?: unknown };
 }
@@ -181,7 +187,7 @@ class Timestamp implements Step {
 
 export function timestamp(cfg: TimestampConfig): StepFactory {
   const layouts = cfg.layouts ?? (cfg.layout ? [cfg.layout] : ['ISO8601']);
-  const zone = Info.normalizeZone(cfg.timezone).name;
+  const zone = luxon().Info.normalizeZone(cfg.timezone).name;
   const parsers = layouts.map((l) => layoutParser(l, zone));
   const re = cfg.pattern ? new RegExp(cfg.pattern) : undefined;
   return () => new Timestamp(cfg, re, parsers, layouts);

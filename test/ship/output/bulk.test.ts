@@ -31,7 +31,7 @@ describe('bulkBody', () => {
 
   it('escapes an _id that is not plain', () => {
     const d = docs(1);
-    d[0] = { ...d[0], id: 'we"ird\\id' };
+    d[0] = { id: 'we"ird\\id', source: d[0].source, line: d[0].line };
     expect((JSON.parse(bulkBody(d).toString().split('\n')[0]) as { create: { _id: string } }).create._id).toBe('we"ird\\id');
   });
 });

@@ -1,5 +1,8 @@
 // The ECS document and _id for a line: valid JSON with the fields Kibana and the registry depend on.
-import { constantFragment, docId, makeEncoder } from '../../../src/ship/output/encoder';
+import { Framer } from '../../../src/ship/input/framing';
+import { bulkBody } from '../../../src/ship/output/bulk';
+import { constantFragment, docId, makeEncoder, makeEventEncoder } from '../../../src/ship/output/encoder';
+import { eventOf } from '../../../src/ship/parsers/parser';
 import type { Line } from '../../../src/ship/types';
 
 function line(over: Partial<Line> = {}): Line {
@@ -77,5 +80,74 @@ describe('makeEncoder', () => {
   it('refuses configured fields that would collide with per-line fields, naming the field', () => {
     expect(() => makeEncoder({ hostName: 'h', agentVersion: '1', fields: { message: 'x' } })).toThrow(/field "message"/);
     expect(() => makeEncoder({ hostName: 'h', agentVersion: '1', fields: { 'log.offset': 1 } })).toThrow(/field "log.offset"/);
+  });
+});
+
+describe('plain lines written as bytes', () => {
+  // The document of a plain line is written straight into the _bulk body (LineDoc.writeOp); these lines must come
+  // out byte for byte as the document built as a string always was, and as the parsed-event encoder builds it.
+  const opts = { hostName: 'wéb-1', agentVersion: '0.1.0', fields: { service: { name: 'api "x"' }, env: 'prod' } };
+  const odd: (string | Buffer)[] = [
+    'plain ascii line',
+    'say "hi" \\ back\\slash',
+    'tab\there, bell \u0007, unit sep \u001f, del \u007f',
+    'ünïcödé and 日本語',
+    'non-BMP 🎉 and 𝄞',
+    Buffer.from([0x62, 0x61, 0x64, 0xff, 0x20, 0xc3, 0x20, 0xf0, 0x9f, 0x8e, 0x20, 0xed, 0xa0, 0x80, 0x21]), // invalid UTF-8
+    '</script> <!-- \u2028 \u2029',
+    'x'.repeat(200_000),
+    'y'.repeat(70) + '"' + 'z'.repeat(70),
+  ];
+  const bytesOf = (c: string | Buffer) => (typeof c === 'string' ? Buffer.from(c) : c);
+
+  function framed(key: string, path: string, start: number, maxLine: number): Line[] {
+    const lines: Line[] = [];
+    const framer = new Framer({ key, dev: 1, ino: 2 }, path, start, maxLine, (l) => lines.push(l));
+    const file = Buffer.concat(odd.flatMap((c) => [bytesOf(c), Buffer.from('\r\n')]));
+    framer.push(file, 0, file.length, start);
+    return lines;
+  }
+
+  /** The document as JSON.stringify writes it, members in the encoder's order. */
+  function expected(l: Line, stamp: string, index?: string): string {
+    const source = {
+      '@timestamp': stamp,
+      message: l.text,
+      log: { file: { path: l.path }, offset: l.offset, ...(l.truncated ? { flags: ['truncated'] } : {}) },
+      host: { name: opts.hostName },
+      agent: { type: 'sidekick-ship', version: opts.agentVersion },
+      ...opts.fields,
+    };
+    const action = { create: { ...(index ? { _index: index } : {}), _id: docId(l.file.key, l.offset) } };
+    return JSON.stringify(action) + '\n' + JSON.stringify(source) + '\n';
+  }
+
+  beforeEach(() => jest.spyOn(Date, 'now').mockReturnValue(Date.UTC(2026, 11, 1, 1, 2, 3, 456)));
+  afterEach(() => jest.restoreAllMocks());
+  const stamp = '2026-12-01T01:02:03.456Z';
+
+  it.each([
+    ['a plain key, short line limit', 'Ab3_-x9QzK0p', '/var/log/app.log', 0, 64],
+    ['a key that needs escaping, large offsets', 'we"ird\\key', '/logs/we"ird\\näme.log', 2 ** 40 + 7, 1024 * 1024],
+  ])('match JSON.stringify and the event encoder: %s', (_name, key, path, start, maxLine) => {
+    const lines = framed(key, path, start, maxLine);
+    expect(lines.length).toBe(odd.length);
+    expect(lines.some((l) => l.truncated)).toBe(maxLine === 64);
+    expect(lines.some((l) => l.text.includes('\ufffd'))).toBe(true);
+    for (const index of [undefined, 'logs-app']) {
+      const docs = lines.map(makeEncoder({ ...opts, index }));
+      const events = lines.map((l) => makeEventEncoder({ ...opts, index })(eventOf(l)));
+      const body = bulkBody(docs);
+      expect(body.toString()).toBe(lines.map((l) => expected(l, stamp, index)).join(''));
+      expect(body.equals(bulkBody(events))).toBe(true);
+      // Each document alone, chosen out of order, and its source and _id read back as strings (dead letters).
+      expect(bulkBody(docs, [3, 0]).equals(bulkBody(events, [3, 0]))).toBe(true);
+      docs.forEach((d, i) => {
+        expect(d.source).toBe(events[i].source);
+        expect(d.id).toBe(events[i].id);
+        expect(d.action).toBe(events[i].action);
+        expect(d.index).toBe(events[i].index);
+      });
+    }
   });
 });

@@ -211,6 +211,22 @@ describe('ndjson copies members from the line', () => {
     expect(refused).toBeGreaterThan(5_000);
   });
 
+  test('keys with the same hash, and more keys than the key cache holds, make the same documents copied as decoded', async () => {
+    // "Aa" and "BB" hash alike (h * 31 + c): the cache of key entries and the scanner's repeat check compare text.
+    expect(scanObject('{"Aa":1,"BB":2}', true)).toEqual([
+      { key: 'Aa', value: '1' },
+      { key: 'BB', value: '2' },
+    ]);
+    expect(scanObject('{"x":{"Aa":1,"BB":2,"Aa":3}}', true)).toBeUndefined();
+    const colliding = ['{"Aa":1,"BB":2}', '{"BB.x":1,"Aa.x":2,"message":"m"}', '{"Aa.b":1,"Aa.c":2,"BB":{"d":3}}', '{"log.Aa":1,"log.BB":2}', '{"AaAa":1,"BBBB":2,"AaBB":3,"BBAa":4}'];
+    for (const raw of [{}, { target: 'json' }, { expand_keys: false }]) expect(await expectSame([...colliding, ...colliding], raw)).toBeGreaterThan(colliding.length);
+    // 6,000 lines of new keys (the cache starts again past 4,096, at a line's new key): in each line, one pair
+    // of members share a first name (c.d and c.e, log.origin.*) around the new keys, and are merged alike
+    // before, at and after the new start.
+    const many = Array.from({ length: 6000 }, (_, i) => (i % 2 === 0 ? `{"c.d":3,"u${i}.a":1,"v${i}":2,"c.e":4,"message":"m${i}"}` : `{"log.origin.line":${i},"u${i}":1,"v${i}.a":{"x":1},"log.origin.file":"f","c.d":1}`));
+    expect(await expectSame(many, {})).toBe(many.length);
+  });
+
   test("a line's __proto__ keys are fields like any other, never the shipper's objects' prototypes", async () => {
     for (const raw of [{}, { overwrite_keys: true }, { target: 'json' }]) {
       const docs = await documents(['{"__proto__.polluted":"yes","host":{"__proto__":{"y":2}},"log":{}}', '{"message":"next"}'], [ndjson(ndjsonSchema.parse(raw), ctx)]);
