@@ -129,13 +129,18 @@ export interface RequestSpec {
   timeoutMs: number;
 }
 
+/** A URL's host as node:http takes it: an IPv6 address without the brackets URL.hostname keeps (`[::1]` -> `::1`). */
+function bareHost(url: URL): string {
+  return url.hostname.startsWith('[') && url.hostname.endsWith(']') ? url.hostname.slice(1, -1) : url.hostname;
+}
+
 /** Sends one request and reads the whole answer as text; rejects on network errors, timeouts and aborts. */
 export function send(origin: URL, agent: HttpAgent, spec: RequestSpec): Promise<{ status: number; headers: IncomingHttpHeaders; text: string }> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string | number> = { ...spec.headers };
     if (spec.body) headers['content-length'] = spec.body.length;
     const req = (origin.protocol === 'https:' ? httpsRequest : httpRequest)(
-      { protocol: origin.protocol, hostname: origin.hostname, port: origin.port, method: spec.method, path: spec.path, headers, agent, signal: spec.signal },
+      { protocol: origin.protocol, hostname: bareHost(origin), port: origin.port, method: spec.method, path: spec.path, headers, agent, signal: spec.signal },
       (res) => {
         const parts: Buffer[] = [];
         res.on('data', (c: Buffer) => parts.push(c));

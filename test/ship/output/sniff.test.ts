@@ -1,4 +1,6 @@
 // Sniffing's node list and the rotation's handling of nodes that fail to connect.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { nodeUrls } from '../../../src/ship/output/sniff';
 import { Endpoints } from '../../../src/ship/output/transport';
 
@@ -45,5 +47,32 @@ describe('Endpoints', () => {
     expect(e.size).toBe(2);
     expect(e.seeds.length).toBe(3);
     await e.close();
+  });
+});
+
+describe('Endpoints over IPv6', () => {
+  test('a node at an IPv6 address ([::1], as sniffing reports it) is reached for GET and POST', async () => {
+    const seen: string[] = [];
+    const server = createServer((req, res) => {
+      const parts: Buffer[] = [];
+      req.on('data', (c: Buffer) => parts.push(c));
+      req.on('end', () => {
+        seen.push(`${req.method} ${req.url} ${Buffer.concat(parts).toString()}`);
+        res.setHeader('content-type', 'application/json');
+        res.end('{"ok":true}');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '::1', r));
+    const port = (server.address() as AddressInfo).port;
+    const e = new Endpoints([`http://[::1]:${port}`], { tls, requestTimeoutMs: 5000, deadBackoff: { initialMs: 1000, maxMs: 4000 } });
+    try {
+      expect(await e.get('/')).toMatchObject({ status: 200, text: '{"ok":true}' });
+      const posted = await e.post('/_bulk', Buffer.from('{"create":{}}\n{"message":"x"}\n'), false, new AbortController().signal);
+      expect(posted.status).toBe(200);
+      expect(seen).toEqual(['GET / ', 'POST /_bulk {"create":{}}\n{"message":"x"}\n']);
+    } finally {
+      e.destroy();
+      await new Promise((r) => server.close(r));
+    }
   });
 });
