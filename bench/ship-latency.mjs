@@ -1,8 +1,8 @@
 // Latency of sidekick-ship into the real engine: a line appended to a file -> its _bulk item acknowledged, at a
 // steady 1,000 and 10,000 lines/s. Each line carries the time it was appended; a recording proxy between the
 // shipper and the engine reads each _bulk request and, when the engine answers, notes every line's age.
-// Starts the embedded OpenSearch (test/engine) unless SIDEKICK_ES_URL is set, with the JVM flags a deployed engine
-// runs with (jvm 'server': G1, both JIT tiers, 1 GiB heap; the tests' engine starts with C1 only, for start time),
+// Starts the embedded OpenSearch (test/engine) unless SIDEKICK_ES_URL is set, compiling as a deployed engine
+// does (jvm 'server': both JIT tiers, fixed 1 GiB heap; the tests' engine starts with C1 only, for start time),
 // and warms it up first: `--warmup` seconds (default 20) of shipping at the highest rate into a throwaway index.
 // Usage: npm run build && node bench/ship-latency.mjs [--seconds 10] [--warmup 20]
 import { spawn } from 'node:child_process';

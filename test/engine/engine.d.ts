@@ -26,7 +26,7 @@ export interface StartOptions {
   port?: number;
   /** JVM max heap, default '768m'. */
   heap?: string;
-  /** JVM flags: 'test' (default; serial GC, C1 only: quick to start) or 'server' (G1, full JIT, fixed heap, as a deployed engine). */
+  /** JVM flags: 'test' (default; serial GC, C1 only: quick to start) or 'server' (both JIT tiers as a deployed engine, fixed heap, serial GC). */
   jvm?: 'test' | 'server';
   /** log4j root level, default env SIDEKICK_ENGINE_LOG or WARN. */
   logLevel?: string;
