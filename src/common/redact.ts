@@ -185,9 +185,14 @@ export function redactText(text: string): string {
   return out + text.slice(last);
 }
 
+/** Whether an exec check's command is a shell line (`shell`, or one word with spaces in it) rather than arguments. */
+function isShellLine(command: readonly string[], shell: boolean): boolean {
+  return shell || (command.length === 1 && /\s/.test(command[0]!));
+}
+
 /** How an exec check's command is printed: its arguments redacted (redactArgs), or its shell line (redactText). */
 export function redactCommand(command: readonly string[], shell = false): string {
-  return shell || (command.length === 1 && /\s/.test(command[0]!)) ? redactText(command.join(' ')) : redactArgs(command).join(' ');
+  return isShellLine(command, shell) ? redactText(command.join(' ')) : redactArgs(command).join(' ');
 }
 
 /**
@@ -196,7 +201,7 @@ export function redactCommand(command: readonly string[], shell = false): string
  * `ab` in a command's output would garble it and hide nothing worth hiding.
  */
 export function secretValues(command: readonly string[], shell = false): string[] {
-  const words = shell || (command.length === 1 && /\s/.test(command[0]!)) ? shellWords(command.join(' ')).map((w) => w.value) : [...command];
+  const words = isShellLine(command, shell) ? shellWords(command.join(' ')).map((w) => w.value) : [...command];
   const redacted = redactArgs(words);
   const found = new Set<string>();
   words.forEach((word, i) => {

@@ -50,12 +50,15 @@ export const execProbe: Probe<ExecTarget> = (cfg, signal) =>
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
 
+    // What the command printed, redacted once (it may print what it was given: a connection string, a token).
+    let shown: string | undefined;
+    const printed = (): string => (shown ??= redactOutput(Buffer.concat(chunks).toString('utf8'), cfg.command, cfg.shell));
+
     const finish = (ok: boolean, message: string): void => {
       if (done) return;
       done = true;
       signal.removeEventListener('abort', onAbort);
-      // A command may print what it was given (a connection string, a token it echoes): shown redacted.
-      detail.output = redactOutput(Buffer.concat(chunks).toString('utf8'), cfg.command, cfg.shell) + (truncated ? '...' : '');
+      detail.output = printed() + (truncated ? '...' : '');
       resolve(result(start, ok, message, detail));
     };
 
@@ -83,7 +86,7 @@ export const execProbe: Probe<ExecTarget> = (cfg, signal) =>
         return finish(false, `killed by ${sig}`);
       }
       if (code === 0) return finish(true, 'exit code 0');
-      const first = firstLine(redactOutput(Buffer.concat(chunks).toString('utf8'), cfg.command, cfg.shell));
+      const first = firstLine(printed());
       finish(false, `exit code ${code}${first ? `: ${first}` : ''}`);
     });
   });

@@ -1,11 +1,9 @@
 // The _bulk request body and the reading of its response: which documents are settled, which go back for
 // another try, which are dead letters. Pure functions; the sink does the sending.
 import type { Doc } from '../types';
+import { ACTION_HEAD, PLAIN_ID } from './encoder';
 
-const ACTION_HEAD = '{"create":{"_id":';
 const ACTION_TAIL = '}}\n';
-/** _ids made by docId() need no escaping; anything else goes through JSON.stringify. */
-const PLAIN_ID = /^[\w.:@+-]*$/;
 
 /**
  * The NDJSON body of `create` operations for docs[which[0]], docs[which[1]], ... (all of docs when `which` is

@@ -5,6 +5,11 @@ import { isObject, setOwn, type Event, type JsonObject } from '../parsers/parser
 import type { Doc, Line } from '../types';
 
 /** The _id of the line at `offset` in the file known by `fileKey`: the same line always gets the same _id. */
+/** The action line up to the _id for documents going to the sink's index (see actionHead for the others). */
+export const ACTION_HEAD = '{"create":{"_id":';
+/** _ids made by docId() from the keys identity.ts makes need no escaping; anything else goes through JSON.stringify. */
+export const PLAIN_ID = /^[\w.:@+-]*$/;
+
 export function docId(fileKey: string, offset: number): string {
   return `${fileKey}-${offset.toString(36)}`;
 }
@@ -79,8 +84,6 @@ interface LineShape {
   truncatedTail: Buffer;
 }
 
-/** _ids are a file key, `-` and base-36 digits: plain when the key is (identity.ts makes plain keys). */
-const PLAIN_KEY = /^[\w.:@+-]*$/;
 const QUOTE = 0x22;
 
 /** Copies `bytes` into buf at `at`; very short fragments by a loop (cheaper than a call into C++ for them). */
@@ -160,7 +163,7 @@ class LineDoc implements Doc {
       at = putDigits(buf, at, this.line.offset, 36);
     } else {
       // The head's first byte closes the escaped _id.
-      at += buf.write((this.shape.actionText ?? '{"create":{"_id":') + JSON.stringify(this.id).slice(0, -1), at);
+      at += buf.write((this.shape.actionText ?? ACTION_HEAD) + JSON.stringify(this.id).slice(0, -1), at);
     }
     return this.writeSource(buf, put(buf, at, this.head));
   }
@@ -215,7 +218,7 @@ export function makeEncoder(opts: EncodeOptions): (line: Line) => Doc {
     }
     if (line.file.key !== lastKey) {
       lastKey = line.file.key;
-      opHead = PLAIN_KEY.test(lastKey) ? Buffer.from((actionText ?? '{"create":{"_id":') + '"' + lastKey + '-') : undefined;
+      opHead = PLAIN_ID.test(lastKey) ? Buffer.from((actionText ?? ACTION_HEAD) + '"' + lastKey + '-') : undefined;
     }
     return new LineDoc(line, shape, opHead, head, mid);
   };

@@ -128,7 +128,7 @@ function layoutParser(layout: string, zone: string): LayoutParser {
   };
 }
 
-/** What Luxon's format parser reads from a text (TokenParser.explainFromTokens, as luxon().DateTime.fromFormatExplain). */
+/** What Luxon's format parser reads from a text (TokenParser.explainFromTokens, as Luxon's DateTime.fromFormatExplain). */
 interface Explaining {
   explainFromTokens(text: string): { result?: Partial<Record<string, number>>; zone?: unknown };
 }
