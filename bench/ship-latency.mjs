@@ -2,7 +2,7 @@
 // steady 1,000 and 10,000 lines/s. Each line carries the time it was appended; a recording proxy between the
 // shipper and the engine reads each _bulk request and, when the engine answers, notes every line's age.
 // Starts the embedded OpenSearch (test/engine) unless SIDEKICK_ES_URL is set, compiling as a deployed engine
-// does (jvm 'server': both JIT tiers, fixed 1 GiB heap; the tests' engine starts with C1 only, for start time),
+// does (jvm 'server': both JIT tiers, fixed 1 GiB heap, parallel GC; the tests' engine starts with C1 only, for start time),
 // and warms it up first: `--warmup` seconds (default 20) of shipping at the highest rate into a throwaway index.
 // Usage: npm run build && node bench/ship-latency.mjs [--seconds 10] [--warmup 20]
 import { spawn } from 'node:child_process';
@@ -17,6 +17,7 @@ import { gunzipSync } from 'node:zlib';
 const root = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..');
 const cli = join(root, 'dist/cmd/sidekick-ship.js');
 const require = createRequire(import.meta.url);
+const { MAPPINGS } = require(join(root, 'dist/src/ship/output/setup.js'));
 const argSeconds = process.argv.indexOf('--seconds');
 const SECONDS = argSeconds > 0 ? Number(process.argv[argSeconds + 1]) : 10;
 const argWarmup = process.argv.indexOf('--warmup');
@@ -107,8 +108,11 @@ async function measure(rate, seconds) {
   closeSync(openSync(file, 'w'));
   const proxy = await recordingProxy(esUrl);
   const index = `bench-latency-${rate}-${Date.now()}`;
-  // Created beforehand: creating an index on the first write takes seconds, and would be counted as latency.
-  await fetch(`${esUrl}/${index}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ settings: { number_of_shards: 1, number_of_replicas: 0 } }) });
+  // Created beforehand: creating an index on the first write takes seconds, and would be counted as latency. With the
+  // mappings `sidekick-ship setup` puts in its index template, as a deployment has them: dynamic mapping would index
+  // every string twice (text and keyword), and at 10,000 lines/s the engine's CPU is what the latency depends on.
+  const created = await fetch(`${esUrl}/${index}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ settings: { number_of_shards: 1, number_of_replicas: 0 }, mappings: MAPPINGS }) });
+  if (!created.ok) throw new Error(`creating index ${index}: HTTP ${created.status} ${(await created.text()).slice(0, 300)}`);
   await fetch(`${esUrl}/_cluster/health/${index}?wait_for_status=green&timeout=60s`);
   const child = spawn(process.execPath, [cli, '--es', proxy.url, '--index', index, '--state-dir', join(dir, 'state'), '--log-level', 'warn', file], { stdio: ['ignore', 'ignore', 'inherit'] });
   await sleep(1500);

@@ -26,7 +26,7 @@ export interface StartOptions {
   port?: number;
   /** JVM max heap, default '768m'. */
   heap?: string;
-  /** JVM flags: 'test' (default; serial GC, C1 only: quick to start) or 'server' (both JIT tiers as a deployed engine, fixed heap, serial GC). */
+  /** JVM flags: 'test' (default; serial GC, C1 only: quick to start) or 'server' (both JIT tiers as a deployed engine, fixed heap, parallel GC: the lowest p99 of bench/ship-latency.mjs on 2 cores). */
   jvm?: 'test' | 'server';
   /** log4j root level, default env SIDEKICK_ENGINE_LOG or WARN. */
   logLevel?: string;
