@@ -2,8 +2,6 @@
 // Created and 409 duplicates are delivered, 429/5xx items and items refused by a cluster block are re-sent
 // alone with backoff, other refusals go to the dead-letter file; whole-request failures are retried with
 // backoff until stop().
-import { gzip as gzipCb } from 'node:zlib';
-import { promisify } from 'node:util';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../common/log';
 import { errorMessage } from '../../common/errors';
@@ -11,11 +9,10 @@ import type { Doc, Outcome } from '../types';
 import { BULK_FILTER_PATH, backoffMs, bulkBody, readBulkResponse, requestBlock, requestVerdict, type ItemError } from './bulk';
 import { DeadLetterFile, type DeadLetter } from './deadletter';
 import { detectEngine, type Flavor } from './flavor';
+import { GzipPool } from './gzip';
 import { sinkMetrics, type SinkMetrics } from './metrics';
 import { Sniffer } from './sniff';
 import { Endpoints, readTls, type Auth, type EndpointState, type TlsFiles, type HttpReply } from './transport';
-
-const gzip = promisify(gzipCb);
 
 export interface SinkOptions {
   urls: string[];
@@ -94,8 +91,11 @@ class BulkSink implements Sink {
   private deadLetterError = '';
   private probe: Promise<void> = Promise.resolve();
   private readonly sniffer: Sniffer | undefined;
+  private readonly gzip: GzipPool | undefined;
 
   constructor(private readonly opts: SinkOptions) {
+    // One stream per request under way is kept; more than 16 at once (batch.concurrency allows 64) make their own.
+    if (opts.compression === 'gzip') this.gzip = new GzipPool(opts.gzipLevel ?? 1, 16);
     const tls = readTls(opts.tls);
     this.endpoints = new Endpoints(opts.urls, { auth: opts.auth, tls, requestTimeoutMs: opts.requestTimeoutMs, deadBackoff: opts.backoff });
     if (opts.sniff) this.sniffer = new Sniffer(this.endpoints, opts.sniff.intervalMs, opts.logger);
@@ -137,6 +137,8 @@ class BulkSink implements Sink {
     while (pending.length > 0) {
       this.throwIfStopped();
       const body = bulkBody(docs, pending);
+      // Only the size is kept: the body itself can go as soon as it is compressed, before the engine answers.
+      const bodyBytes = body.length;
       let reply: HttpReply;
       try {
         reply = await this.post(body);
@@ -159,7 +161,7 @@ class BulkSink implements Sink {
           outcomes[pending[0]] = 'dead-letter';
           return;
         }
-        this.opts.logger.info({ docs: pending.length, bytes: body.length }, '_bulk request too large (413): splitting it in half');
+        this.opts.logger.info({ docs: pending.length, bytes: bodyBytes }, '_bulk request too large (413): splitting it in half');
         const half = Math.ceil(pending.length / 2);
         await this.deliver(docs, pending.slice(0, half), outcomes);
         await this.deliver(docs, pending.slice(half), outcomes);
@@ -237,9 +239,8 @@ class BulkSink implements Sink {
   }
 
   private async post(body: Buffer): Promise<HttpReply> {
-    let payload = body;
-    const compress = this.opts.compression === 'gzip';
-    if (compress) payload = await gzip(payload, { level: this.opts.gzipLevel ?? 1 });
+    const compress = this.gzip !== undefined;
+    const payload = compress ? await this.gzip.compress(body) : body;
     const started = process.hrtime.bigint();
     let outcome: number | string = 'error';
     try {
@@ -357,6 +358,7 @@ class BulkSink implements Sink {
 
   async close(): Promise<void> {
     this.sniffer?.stop();
+    this.gzip?.close();
     await this.probe;
     await this.deadLetters.close();
     if (this.stopper.signal.aborted) this.endpoints.destroy();
