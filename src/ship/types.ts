@@ -46,8 +46,13 @@ export interface Doc {
   readonly opLength?: number;
   /**
    * Writes the whole _bulk operation (action line and source, each ending in \n) as UTF-8 into buf at `at` and
-   * returns where it ends, for documents that keep their parts rather than a source string; at most opBound() bytes.
+   * returns where it ends, for documents that keep their parts rather than a source string. buf must have
+   * opBound() bytes from `at`: the operation takes at most that, and the bytes after it up to the end of buf may
+   * be used as scratch room.
    */
   writeOp?(buf: Buffer, at: number): number;
+  /** For documents with writeOp: UTF-16 units of the strings they hold besides their line's text (a joined
+   * message, fields as text), for the pipeline's count of memory in flight. */
+  readonly heldLength?: number;
   opBound?(): number;
 }

@@ -1,7 +1,7 @@
 // Turns a Line into an ECS document: a deterministic _id and the JSON source, built by string concatenation
 // around a constant fragment computed once, so that only the message and the path are escaped per line.
 import { UsageError } from '../../common/errors';
-import { isObject, setOwn, type Event, type JsonObject } from '../parsers/parser';
+import { isObject, setOwn, type Event, type JsonObject, type MemberRanges } from '../parsers/parser';
 import type { Doc, Line } from '../types';
 
 /** The _id of the line at `offset` in the file known by `fileKey`: the same line always gets the same _id. */
@@ -74,10 +74,14 @@ export function constantObject(opts: EncodeOptions): JsonObject {
 // eslint-disable-next-line no-control-regex -- control characters are exactly what must be escaped
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 
-/** The constant byte fragments of one encoder's documents (built once; shared by every LineDoc it makes). */
-interface LineShape {
+/** What every document of one encoder shares: where it goes (the action line's text up to the _id, the index). */
+interface OpShape {
   actionText: string | undefined;
   index: string | undefined;
+}
+
+/** The constant byte fragments of one plain-line encoder's documents (built once; shared by every LineDoc). */
+interface LineShape extends OpShape {
   /** `}` + `,` + the constant fragment + `}`: the end of every document that is not cut. */
   tail: Buffer;
   /** The same after `,"flags":["truncated"]`. */
@@ -85,11 +89,22 @@ interface LineShape {
 }
 
 const QUOTE = 0x22;
+const NEWLINE = 0x0a;
+const CLOSE_BRACE = 0x7d;
+/** `"}}\n{"@timestamp":"`: the end of the action line and the start of a document with the event's own time. */
+const STAMP_OPEN = Buffer.from('"}}\n{"@timestamp":"');
+const MESSAGE_KEY = Buffer.from(',"message":');
+/** Copied values at most this long are copied by a loop rather than by a call into C++ (copyWithin). */
+const SHORT_COPY = 16;
 
 /** Copies `bytes` into buf at `at`; very short fragments by a loop (cheaper than a call into C++ for them). */
 function put(buf: Buffer, at: number, bytes: Buffer): number {
   const n = bytes.length;
-  if (n > 16) return at + bytes.copy(buf, at);
+  if (n > SHORT_COPY) {
+    // TypedArray's set: Buffer's copy() spends longer checking its arguments than copying a short fragment.
+    buf.set(bytes, at);
+    return at + n;
+  }
   for (let i = 0; i < n; i++) buf[at + i] = bytes[i];
   return at + n;
 }
@@ -97,33 +112,45 @@ function put(buf: Buffer, at: number, bytes: Buffer): number {
 /** Writes the digits of a non-negative integer in `radix` (10 or 36), without making a string. */
 function putDigits(buf: Buffer, at: number, value: number, radix: number): number {
   let digits = 1;
-  for (let v = Math.floor(value / radix); v > 0; v = Math.floor(v / radix)) digits++;
+  for (let p = radix; p <= value; p *= radix) digits++;
   let v = value;
   for (let i = at + digits - 1; i >= at; i--) {
-    const d = v % radix;
+    // Integer division while it fits 31 bits (offsets past 2 GiB take the floating-point one).
+    const q = v < 0x7fffffff ? ((v / radix) | 0) : Math.floor(v / radix);
+    const d = v - q * radix;
     buf[i] = d < 10 ? 48 + d : 87 + d;
-    v = Math.floor(v / radix);
+    v = q;
   }
   return at + digits;
 }
 
+/** Writes `text` as a JSON string, escaped as JSON.stringify escapes it. */
+function writeMessage(buf: Buffer, at: number, text: string): number {
+  // Most log lines need no escaping; testing is cheaper than building an escaped copy.
+  if (NEEDS_ESCAPE.test(text)) return at + buf.write(JSON.stringify(text), at);
+  buf[at] = QUOTE;
+  at += 1 + buf.write(text, at + 1);
+  buf[at] = QUOTE;
+  return at + 1;
+}
+
+/** The action line up to the _id's digits for documents of file `key` (`{"create":{"_id":"KEY-`), or undefined
+ * when the key needs escaping (then the whole _id is escaped per document). */
+function opHeadOf(actionText: string | undefined, key: string): Buffer | undefined {
+  return PLAIN_ID.test(key) ? Buffer.from((actionText ?? ACTION_HEAD) + '"' + key + '-') : undefined;
+}
+
 /**
- * The document of one plain line, kept as its parts rather than as one JSON string: writeOp() puts the _bulk
- * operation's bytes straight into a request body (four constant fragments copied as bytes, the _id's and the
- * offset's digits computed in place, the message encoded into it, escaped only when it must be), so no source
- * string is built, flattened and encoded again for each line. `source` and `id` are made only when asked for
- * (dead letters, tests), decoded from the same bytes.
+ * A document kept as its parts rather than as one JSON string: writeOp() puts the _bulk operation's bytes straight
+ * into a request body, so no source string is built, flattened and encoded again for each document. `source` and
+ * `id` are made only when asked for (dead letters, tests, previews), decoded from the same bytes.
  */
-class LineDoc implements Doc {
+abstract class OpDoc<L extends Line> implements Doc {
   constructor(
-    readonly line: Line,
-    private readonly shape: LineShape,
+    readonly line: L,
+    protected readonly shape: OpShape,
     /** The action line up to the _id's digits: `{"create":{"_id":"KEY-`; undefined when the key needs escaping. */
-    private readonly opHead: Buffer | undefined,
-    /** `"}}\n{"@timestamp":"...","message":` for the millisecond the line was encoded in. */
-    private readonly head: Buffer,
-    /** `,"log":{"file":{"path":"..."},"offset":`. */
-    private readonly mid: Buffer,
+    protected readonly opHead: Buffer | undefined,
   ) {}
 
   get id(): string {
@@ -140,51 +167,69 @@ class LineDoc implements Doc {
 
   get source(): string {
     const buf = Buffer.allocUnsafe(this.opBound());
-    const start = this.head.indexOf('\n') + 1;
-    const end = put(buf, 0, this.head);
-    return buf.toString('utf8', start, this.writeSource(buf, end) - 1);
+    const end = this.writeOp(buf, 0);
+    return buf.toString('utf8', buf.indexOf(NEWLINE) + 1, end - 1);
   }
 
-  get opLength(): number {
-    return (this.opHead?.length ?? 48) + this.head.length + this.line.text.length + this.mid.length + this.shape.tail.length + 24;
-  }
+  /** Near the length of the operation (batch sizes). */
+  abstract readonly opLength: number;
 
-  /** At most how many bytes writeOp() writes. */
-  opBound(): number {
-    // A UTF-16 unit takes at most 3 bytes as UTF-8 and 6 escaped (\uXXXX); an escaped _id 6 bytes a character.
-    const action = this.opHead?.length ?? 18 + (this.shape.actionText?.length ?? 0) * 3 + this.line.file.key.length * 6;
-    return action + 24 + this.head.length + this.line.text.length * 6 + 2 + this.mid.length + 16 + this.shape.truncatedTail.length + 1;
-  }
+  /** At most how many bytes writeOp() writes (or uses as scratch room after what it writes). */
+  abstract opBound(): number;
 
   /** Writes the action line and the source line (each ending in \n) at `at`; returns where they end. */
-  writeOp(buf: Buffer, at: number): number {
-    if (this.opHead) {
-      at = put(buf, at, this.opHead);
-      at = putDigits(buf, at, this.line.offset, 36);
-    } else {
-      // The head's first byte closes the escaped _id.
-      at += buf.write((this.shape.actionText ?? ACTION_HEAD) + JSON.stringify(this.id).slice(0, -1), at);
-    }
-    return this.writeSource(buf, put(buf, at, this.head));
+  abstract writeOp(buf: Buffer, at: number): number;
+
+  /** At most how many bytes writeAction() writes. */
+  protected actionBound(): number {
+    // An escaped _id takes at most 6 bytes a character.
+    return this.opHead?.length ?? 18 + (this.shape.actionText?.length ?? 0) * 3 + this.line.file.key.length * 6 + 24;
   }
 
-  /** Writes the source from its message on, and the \n after it. */
-  private writeSource(buf: Buffer, at: number): number {
-    at = writeMessage(buf, at, this.line.text);
-    at = put(buf, at, this.mid);
-    at = putDigits(buf, at, this.line.offset, 10);
-    return put(buf, at, this.line.truncated ? this.shape.truncatedTail : this.shape.tail);
+  /** Writes the action line up to the _id's closing quote, which the document's head (`"}}\n{...`) writes. */
+  protected writeAction(buf: Buffer, at: number): number {
+    if (this.opHead) return putDigits(buf, put(buf, at, this.opHead), this.line.offset, 36);
+    return at + buf.write((this.shape.actionText ?? ACTION_HEAD) + JSON.stringify(this.id).slice(0, -1), at);
   }
 }
 
-/** Writes `text` as a JSON string, escaped as JSON.stringify escapes it. */
-function writeMessage(buf: Buffer, at: number, text: string): number {
-  // Most log lines need no escaping; testing is cheaper than building an escaped copy.
-  if (NEEDS_ESCAPE.test(text)) return at + buf.write(JSON.stringify(text), at);
-  buf[at] = QUOTE;
-  at += 1 + buf.write(text, at + 1);
-  buf[at] = QUOTE;
-  return at + 1;
+/**
+ * The document of one plain line: four constant fragments copied as bytes, the _id's and the offset's digits
+ * computed in place, the message encoded into the body, escaped only when it must be.
+ */
+class LineDoc extends OpDoc<Line> {
+  constructor(
+    line: Line,
+    shape: LineShape,
+    opHead: Buffer | undefined,
+    /** `"}}\n{"@timestamp":"...","message":` for the millisecond the line was encoded in. */
+    private readonly head: Buffer,
+    /** `,"log":{"file":{"path":"..."},"offset":`. */
+    private readonly mid: Buffer,
+  ) {
+    super(line, shape, opHead);
+  }
+
+  private get tails(): LineShape {
+    return this.shape as LineShape;
+  }
+
+  get opLength(): number {
+    return (this.opHead?.length ?? 48) + this.head.length + this.line.text.length + this.mid.length + this.tails.tail.length + 24;
+  }
+
+  opBound(): number {
+    // A UTF-16 unit takes at most 3 bytes as UTF-8 and 6 escaped (\uXXXX).
+    return this.actionBound() + this.head.length + this.line.text.length * 6 + 2 + this.mid.length + 16 + this.tails.truncatedTail.length + 1;
+  }
+
+  writeOp(buf: Buffer, at: number): number {
+    at = put(buf, this.writeAction(buf, at), this.head);
+    at = writeMessage(buf, at, this.line.text);
+    at = put(buf, at, this.mid);
+    at = putDigits(buf, at, this.line.offset, 10);
+    return put(buf, at, this.line.truncated ? this.tails.truncatedTail : this.tails.tail);
+  }
 }
 
 /**
@@ -218,7 +263,7 @@ export function makeEncoder(opts: EncodeOptions): (line: Line) => Doc {
     }
     if (line.file.key !== lastKey) {
       lastKey = line.file.key;
-      opHead = PLAIN_ID.test(lastKey) ? Buffer.from((actionText ?? ACTION_HEAD) + '"' + lastKey + '-') : undefined;
+      opHead = opHeadOf(actionText, lastKey);
     }
     return new LineDoc(line, shape, opHead, head, mid);
   };
@@ -228,49 +273,180 @@ export function makeEncoder(opts: EncodeOptions): (line: Line) => Doc {
 const OWN_LOG_FIELDS = ['file', 'offset', 'flags'];
 
 /**
- * Returns a function that encodes one parsed event: `@timestamp` (the event's own, else the read time),
- * `message` (when the event has one), `log` (file path, offset of its first line, flags; fields parsers put
- * under log are added), the parsers' fields (copied as they are when a parser holds them as text, see
+ * The document of one parsed event, in its parts: the head with its @timestamp, the message, log's own members,
+ * the parsers' members (copied as bytes from the line when a parser kept them as ranges of it, MemberRanges;
+ * else as text) and the constant tail.
+ */
+class EventDoc extends OpDoc<Event> {
+  constructor(
+    ev: Event,
+    shape: OpShape,
+    opHead: Buffer | undefined,
+    /** `"}}\n{"@timestamp":"...Z"` with the read time, for events without their own. */
+    private readonly head: Buffer,
+    /** `,"log":{"file":{"path":"..."},"offset":`. */
+    private readonly logHead: Buffer,
+    private readonly message: unknown,
+    /** log's members after the offset, as text (`,"flags":[...]` and parsers' members held as text). */
+    private readonly log: string,
+    /** The parsers' members at the root, as text (`,"k":v` each). */
+    private readonly rest: string,
+    /** The parsers' members as ranges of a text, written after `log` (inside log) and `rest` (at the root). */
+    private readonly members: MemberRanges | undefined,
+    /** The constant members and the document's end (`,"host":...}\n`), as bytes or, merged with parsers' fields, text. */
+    private readonly tail: Buffer | string,
+  ) {
+    super(ev, shape, opHead);
+  }
+
+  get opLength(): number {
+    const m = this.message;
+    return (
+      (this.opHead?.length ?? 48) +
+      this.head.length +
+      (typeof m === 'string' ? m.length + 13 : 0) +
+      this.logHead.length +
+      this.log.length +
+      this.rest.length +
+      (this.members ? this.members.text.length + this.members.shapes.length * 8 : 0) +
+      this.tail.length +
+      24
+    );
+  }
+
+  get heldLength(): number {
+    const m = this.message;
+    return (typeof m === 'string' && m !== this.line.text ? m.length : 0) + this.log.length + this.rest.length + (typeof this.tail === 'string' ? this.tail.length : 0);
+  }
+
+  opBound(): number {
+    const ev = this.line;
+    const m = this.message;
+    let n = this.actionBound() + (ev.timestamp === undefined ? this.head.length : STAMP_OPEN.length + ev.timestamp.length + 1);
+    if (m !== undefined) n += MESSAGE_KEY.length + (typeof m === 'string' ? m.length * 6 + 2 : JSON.stringify(m).length * 3);
+    n += this.logHead.length + 16 + this.log.length * 3 + 1 + this.rest.length * 3 + (typeof this.tail === 'string' ? this.tail.length * 3 + 1 : this.tail.length);
+    const members = this.members;
+    if (members) {
+      for (const s of members.shapes) n += s.openBytes.length + s.close.length;
+      // The values (at most 3 bytes a UTF-16 unit), and the room writeOp uses to encode the text once.
+      n += members.text.length * 6;
+    }
+    return n;
+  }
+
+  writeOp(buf: Buffer, at: number): number {
+    const ev = this.line;
+    at = this.writeAction(buf, at);
+    if (ev.timestamp === undefined) at = put(buf, at, this.head);
+    else {
+      // ISO 8601 (parsers make it): ASCII, nothing to escape.
+      at = put(buf, at, STAMP_OPEN);
+      at += buf.write(ev.timestamp, at, 'latin1');
+      buf[at++] = QUOTE;
+    }
+    const m = this.message;
+    if (m !== undefined) {
+      at = put(buf, at, MESSAGE_KEY);
+      at = typeof m === 'string' ? writeMessage(buf, at, m) : at + buf.write(JSON.stringify(m), at);
+    }
+    at = putDigits(buf, put(buf, at, this.logHead), ev.offset, 10);
+    if (this.log !== '') at += buf.write(this.log, at);
+    const members = this.members;
+    // Where the members' text is as bytes: encoded once at the end of the room opBound() promised (past anything
+    // this writes), when its UTF-8 is as long as it is (ASCII): then a value's bytes are at its character offsets.
+    let textAt = -1;
+    if (members) {
+      const len = members.text.length;
+      const room = buf.length - 3 * len;
+      if (buf.write(members.text, room) === len) textAt = room;
+      at = writeMembers(buf, at, members, true, textAt);
+    }
+    buf[at++] = CLOSE_BRACE;
+    if (this.rest !== '') at += buf.write(this.rest, at);
+    if (members) at = writeMembers(buf, at, members, false, textAt);
+    const tail = this.tail;
+    if (typeof tail !== 'string') return put(buf, at, tail);
+    at += buf.write(tail, at);
+    buf[at] = NEWLINE;
+    return at + 1;
+  }
+}
+
+/**
+ * Writes the members of `members` inside log (`log`) or at the root at `at`; returns where they end. With `textAt`
+ * >= 0 the text's bytes are in buf from there, one a character, and values are copied from them; else each value is
+ * encoded from the text.
+ */
+function writeMembers(buf: Buffer, at: number, members: MemberRanges, log: boolean, textAt: number): number {
+  const { shapes, ranges, text } = members;
+  for (let i = 0; i < shapes.length; i++) {
+    const s = shapes[i];
+    if (s.log !== log) continue;
+    at = put(buf, at, s.openBytes);
+    const start = ranges[2 * i];
+    const end = ranges[2 * i + 1];
+    if (textAt < 0) at += buf.write(text.slice(start, end), at);
+    else if (end - start > SHORT_COPY) {
+      buf.copyWithin(at, textAt + start, textAt + end);
+      at += end - start;
+    } else for (let j = textAt + start, e = textAt + end; j < e; j++) buf[at++] = buf[j];
+    for (let j = 0; j < s.close.length; j++) buf[at++] = CLOSE_BRACE;
+  }
+  return at;
+}
+
+/**
+ * Returns a function that encodes one parsed event (see EventDoc): `@timestamp` (the event's own, else the read
+ * time), `message` (when the event has one), `log` (file path, offset of its first line, flags; fields parsers
+ * put under log are added), the parsers' fields (copied as they are when a parser holds them as text, see
  * Spliced), then host, agent and configured fields. A parser's field wins over a configured one of the same
  * name; agent.type and the shipper's log fields always stay. The event's timestamp is ISO 8601 (no escaping).
  */
 export function makeEventEncoder(opts: EncodeOptions): (ev: Event) => Doc {
   const constant = constantObject(opts);
-  const tail = ',' + JSON.stringify(constant).slice(1, -1) + '}';
+  const tail = Buffer.from(',' + JSON.stringify(constant).slice(1, -1) + '}\n');
   const constantRoots = new Set(Object.keys(constant));
-  const action = actionHead(opts);
-  const index = opts.index;
+  const actionText = actionHead(opts);
+  const shape: OpShape = { actionText, index: actionText ? opts.index : undefined };
   let lastMs = -1;
-  // The document's start with the read time (`{"@timestamp":"...Z"`), made once a millisecond.
-  let nowHead = '';
-  let lastPath = '';
-  // log's members up to the offset's value, made once a path.
-  let logHead = '{"file":{"path":""},"offset":';
+  // The document's start with the read time (`"}}\n{"@timestamp":"...Z"`), made once a millisecond.
+  let head = Buffer.alloc(0);
+  let lastPath: string | undefined;
+  // `,"log":` and log's members up to the offset's value, made once a path.
+  let logHead = Buffer.alloc(0);
+  let lastKey: string | undefined;
+  let opHead: Buffer | undefined;
   return (ev: Event): Doc => {
-    let head: string;
     if (ev.timestamp === undefined) {
       const now = Date.now();
       if (now !== lastMs) {
         lastMs = now;
-        nowHead = '{"@timestamp":"' + new Date(now).toISOString() + '"';
+        head = Buffer.from('"}}\n{"@timestamp":"' + new Date(now).toISOString() + '"');
       }
-      head = nowHead;
-    } else head = '{"@timestamp":"' + ev.timestamp + '"';
+    }
     if (ev.path !== lastPath) {
       lastPath = ev.path;
-      logHead = '{"file":{"path":' + JSON.stringify(ev.path) + '},"offset":';
+      logHead = Buffer.from(',"log":{"file":{"path":' + JSON.stringify(ev.path) + '},"offset":');
+    }
+    if (ev.file.key !== lastKey) {
+      lastKey = ev.file.key;
+      opHead = opHeadOf(actionText, lastKey);
     }
     const flags = ev.truncated ? ['truncated', ...(ev.flags ?? [])] : ev.flags;
-    // log's own members, without its closing brace: parsers' members under log follow them.
-    let log = logHead + ev.offset + (flags && flags.length > 0 ? ',"flags":' + JSON.stringify(flags) : '');
+    // log's own members after the offset, without its closing brace: parsers' members under log follow them.
+    let log = flags && flags.length > 0 ? ',"flags":' + JSON.stringify(flags) : '';
     let message: unknown = ev.message;
     let rest = '';
+    let members: MemberRanges | undefined;
     let merged: JsonObject | undefined;
     const spliced = ev.spliced;
     const fields = ev.fields;
     if (spliced !== undefined) {
-      log += spliced.log;
-      rest = spliced.root;
+      members = spliced.members;
+      if (members === undefined) {
+        log += spliced.log;
+        rest = spliced.root;
+      }
     } else if (fields) {
       let special = false;
       for (const k in fields) {
@@ -311,19 +487,6 @@ export function makeEventEncoder(opts: EncodeOptions): (ev: Event) => Doc {
         }
       }
     }
-    const source =
-      head +
-      (message === undefined ? '' : ',"message":' + (typeof message === 'string' && !NEEDS_ESCAPE.test(message) ? '"' + message + '"' : JSON.stringify(message))) +
-      ',"log":' +
-      log +
-      '}' +
-      rest +
-      (merged ? ',' + JSON.stringify(merged).slice(1) : tail);
-    const doc: Doc = { id: docId(ev.file.key, ev.offset), source, line: ev };
-    if (action) {
-      doc.action = action;
-      doc.index = index;
-    }
-    return doc;
+    return new EventDoc(ev, shape, opHead, head, logHead, message, log, rest, members, merged ? ',' + JSON.stringify(merged).slice(1) : tail);
   };
 }

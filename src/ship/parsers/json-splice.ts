@@ -3,6 +3,8 @@
 // and finds its top-level members; whatever it cannot vouch for (invalid text, a repeated or escaped key, a
 // number with an exponent, a dotted key below the top, deep nesting) makes it decline, and the caller takes the
 // general path over JSON.parse's objects, which also reports invalid lines.
+import type { MemberRanges, MemberShape, Spliced } from './parser';
+
 /** Top-level members at most; a wider object takes the general path (the grouping below is quadratic). */
 const MAX_MEMBERS = 128;
 /** Keys held open at once, at all depths (each object's are compared with each other for repeats). */
@@ -27,6 +29,20 @@ export interface Member {
   key: string;
   value: string;
 }
+
+/**
+ * A hash of the key at t[s, e): its length and its first, middle and last characters. Cheap rather than good:
+ * equal hashes are always confirmed by comparing the text (sameKey, memberKeyIs), and keys of one log differ early.
+ */
+export function keyHashOf(t: string, s: number, e: number): number {
+  const n = e - s;
+  if (n === 0) return 0;
+  return (Math.imul(n, 0x9e3779b1) ^ Math.imul(t.charCodeAt(s), 961) ^ Math.imul(t.charCodeAt(e - 1), 31) ^ t.charCodeAt(s + (n >> 1))) | 0;
+}
+
+/** A control character: never raw inside a JSON string (RFC 8259 section 7). */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what is looked for
+const CONTROL = /[\u0000-\u001f]/;
 
 /** Whether c is a hex digit. */
 function isHex(c: number): boolean {
@@ -104,6 +120,10 @@ export function scanMembers(t: string, expand: boolean): number {
   // Open objects and arrays (the top object is depth 1), keys held in keyStart, members of the top object,
   // open arrays (no key inside one is expanded). One loop reads every value, objects and arrays are held in
   // `frame` rather than by recursion, and the state lives in locals: this runs on every line.
+  // In a line without control characters (nearly all) a string value ends at the next quote unless a backslash
+  // comes first: found by indexOf, much faster than reading it a character at a time; `backslash` is the next one.
+  const plain = !CONTROL.test(t);
+  let backslash = plain ? t.indexOf('\\') : -1;
   let depth = 0;
   let keys = 0;
   let members = 0;
@@ -114,17 +134,24 @@ export function scanMembers(t: string, expand: boolean): number {
       // A key starts at p: unescaped, a new one in its object, not __proto__, undotted where it would expand.
       if (t.charCodeAt(p) !== 34) return -1;
       const ks = p + 1;
-      let h = 0;
+      let ke: number;
       let dot = false;
-      let i = ks;
-      for (; ; i++) {
-        const k = t.charCodeAt(i);
-        if (k === 34) break;
-        if (k === 92 || !(k >= 32)) return -1;
-        if (k === 46 && i > ks) dot = true;
-        h = (Math.imul(h, 31) + k) | 0;
+      if (plain) {
+        ke = t.indexOf('"', ks);
+        if (ke < 0 || (backslash >= 0 && backslash < ke)) return -1;
+        if (depth > 1 && expand && arrays === 0) {
+          const d = t.indexOf('.', ks + 1);
+          dot = d >= 0 && d < ke;
+        }
+      } else {
+        for (ke = ks; ; ke++) {
+          const k = t.charCodeAt(ke);
+          if (k === 34) break;
+          if (k === 92 || !(k >= 32)) return -1;
+          if (k === 46 && ke > ks) dot = true;
+        }
       }
-      const ke = i;
+      const h = keyHashOf(t, ks, ke);
       if (keys === MAX_KEYS) return -1;
       for (let j = frame[depth]; j < keys; j++) if (keyHash[j] === h && sameKey(t, keyStart[j], keyEnd[j], ks, ke)) return -1;
       if (ke - ks === 9 && t.startsWith('__proto__', ks)) return -1;
@@ -164,7 +191,11 @@ export function scanMembers(t: string, expand: boolean): number {
       p++;
       depth--;
     } else {
-      p = c === 34 ? stringEnd(t, p) : c === 116 ? wordEnd(t, p, 'true') : c === 102 ? wordEnd(t, p, 'false') : c === 110 ? wordEnd(t, p, 'null') : numberEnd(t, p);
+      if (c === 34 && plain) {
+        const q = t.indexOf('"', p + 1);
+        if (q >= 0 && (backslash < 0 || backslash > q)) p = q + 1;
+        else if ((p = stringEnd(t, p)) >= 0 && backslash >= 0 && backslash < p) backslash = t.indexOf('\\', p);
+      } else p = c === 34 ? stringEnd(t, p) : c === 116 ? wordEnd(t, p, 'true') : c === 102 ? wordEnd(t, p, 'false') : c === 110 ? wordEnd(t, p, 'null') : numberEnd(t, p);
       if (p < 0) return -1;
     }
     // A value ended at p: it may be a member of the top object, and end the objects and arrays around it.
@@ -209,6 +240,58 @@ export function memberKeyIs(i: number, key: string): boolean {
 /** The value of the last scanned text's i-th member, as written. */
 export function memberValue(i: number): string {
   return scanned.slice(valueStart[i], valueEnd[i]);
+}
+
+/** Where the i-th member's value starts in the last scanned text (see memberValue). */
+export function memberStart(i: number): number {
+  return valueStart[i];
+}
+
+/** Where the i-th member's value ends in the last scanned text. */
+export function memberEnd(i: number): number {
+  return valueEnd[i];
+}
+
+/**
+ * Members copied from a line as ranges of its text rather than as joined strings (see MemberRanges): the encoder
+ * copies their bytes into the _bulk body; `root` and `log` (Spliced) are joined only when read (decoding the
+ * fields for a later parser, a preview).
+ */
+export class CopiedMembers implements Spliced, MemberRanges {
+  readonly shapes: MemberShape[] = [];
+  readonly ranges: number[] = [];
+  private rootText: string | undefined;
+  private logText: string | undefined;
+
+  constructor(readonly text: string) {}
+
+  get members(): MemberRanges {
+    return this;
+  }
+
+  get root(): string {
+    return (this.rootText ??= this.join(false));
+  }
+
+  get log(): string {
+    return (this.logText ??= this.join(true));
+  }
+
+  /** Adds a member: `shape` around text[start, end). */
+  add(shape: MemberShape, start: number, end: number): void {
+    this.shapes.push(shape);
+    this.ranges.push(start, end);
+  }
+
+  private join(log: boolean): string {
+    let out = '';
+    const { shapes, ranges, text } = this;
+    for (let i = 0; i < shapes.length; i++) {
+      const s = shapes[i];
+      if (s.log === log) out += s.open + text.slice(ranges[2 * i], ranges[2 * i + 1]) + s.close;
+    }
+    return out;
+  }
 }
 
 /** The members scanMembers finds, as a list (tests and tools; the shipper reads them one by one). */

@@ -5,9 +5,9 @@
 // Most lines need no merging: their members are then copied from the line's text (json-splice.ts), which costs
 // a fraction of decoding them into objects and serialising those again; the decoded objects are the general path.
 import { z } from 'zod';
-import { memberHash, memberKey, memberKeyIs, memberString, memberValue, scanMembers, writeMembers, type Placed } from './json-splice';
+import { CopiedMembers, memberEnd, memberHash, memberKey, memberKeyIs, memberStart, memberString, memberValue, scanMembers, writeMembers, type Placed } from './json-splice';
 import { parseIsoTimestamp } from './timestamp';
-import { deletePath, expandKeys, fieldsIn, fieldsOf, flag, getPath, isDotted, isObject, mergeInto, setError, setPath, type Emit, type Event, type JsonObject, type ParserContext, type Step, type StepFactory } from './parser';
+import { deletePath, expandKeys, fieldsIn, fieldsOf, flag, getPath, isDotted, isObject, mergeInto, setError, setPath, type Emit, type Event, type JsonObject, type MemberShape, type ParserContext, type Spliced, type Step, type StepFactory } from './parser';
 import { fieldPath } from './options';
 
 export const ndjsonSchema = z.strictObject({
@@ -166,16 +166,14 @@ class Ndjson implements Step {
     else if (path[0] === messageKey) role = Role.Decode;
     else if (target === '' && this.taken.has(path[0])) role = path[0] !== 'log' || path.length === 1 || OWN_LOG_FIELDS.includes(path[1]) ? Role.Decode : Role.Log;
     else role = Role.Root;
+    const open = role === Role.Log ? openOf(sub) : openOf(path);
     return {
       key,
       hash,
       role,
       path,
       name: role === Role.Log ? this.nameOf('log.' + path[1]) : this.nameOf(path[0]),
-      open: openOf(path),
-      close: '}'.repeat(path.length - 1),
-      logOpen: openOf(sub),
-      logClose: '}'.repeat(Math.max(0, sub.length - 1)),
+      shape: { log: role === Role.Log, open, openBytes: Buffer.from(open), close: '}'.repeat(Math.max(0, (role === Role.Log ? sub : path).length - 1)) },
     };
   }
 
@@ -192,8 +190,8 @@ class Ndjson implements Step {
     let stamp: string | undefined;
     let expanded = false;
     let found = this.cfg.message_key === undefined;
-    let root = '';
-    let log = '';
+    // The members as ranges of the line, unless two share a first name (then joined by writeMembers, below).
+    let members: CopiedMembers | undefined;
     // Whether two members share a first name (the same object: they are merged by writeMembers, below).
     let shared = false;
     for (let i = 0; i < n; i++) {
@@ -218,11 +216,10 @@ class Ndjson implements Step {
       if (e.path.length > 1) expanded = true;
       if (lastLine[e.name] === line) shared = true;
       lastLine[e.name] = line;
-      if (shared) continue;
-      if (e.role === Role.Log) log += e.logOpen + memberValue(i) + e.logClose;
-      else root += e.open + memberValue(i) + e.close;
+      if (!shared) (members ??= new CopiedMembers(text)).add(e.shape, memberStart(i), memberEnd(i));
     }
     if (!found) return false;
+    let spliced: Spliced = members ?? NO_MEMBERS;
     if (shared) {
       const rootPlaced: Placed[] = [];
       const logPlaced: Placed[] = [];
@@ -234,11 +231,14 @@ class Ndjson implements Step {
       const r = writeMembers(rootPlaced);
       const l = writeMembers(logPlaced);
       if (r === undefined || l === undefined) return false;
-      root = r;
-      log = l;
+      spliced = { root: r, log: l };
     }
-    if (this.cfg.target !== '') root = !expanded && message === undefined ? this.targetOpen.slice(0, -1) + text + this.targetClose.slice(1) : this.targetOpen + root.slice(1) + this.targetClose;
-    ev.spliced = { root, log };
+    if (this.cfg.target !== '') {
+      // Members under the target (never inside log): the whole line as it is when no key expands and none is taken out.
+      const root = !expanded && message === undefined ? this.targetOpen.slice(0, -1) + text + this.targetClose.slice(1) : this.targetOpen + spliced.root.slice(1) + this.targetClose;
+      spliced = { root, log: '' };
+    }
+    ev.spliced = spliced;
     ev.message = message;
     if (stamp !== undefined) ev.timestamp = stamp;
     return true;
@@ -264,13 +264,13 @@ interface KeyEntry {
   path: string[];
   /** The number of the first name it is written under (see Ndjson.nameOf). */
   name: number;
-  /** `,"a":{"b":` for a.b: the member's opening, with its leading comma; `close` the braces after the value. */
-  open: string;
-  close: string;
-  /** The same for the path without its first name (log.level inside log: `,"level":`). */
-  logOpen: string;
-  logClose: string;
+  /** How it is written around its value: `,"a":{"b":` and `}` for a.b at the root; inside log without its first
+   * name (log.level: `,"level":`). */
+  shape: MemberShape;
 }
+
+/** A line with no members to copy (only a message, say). */
+const NO_MEMBERS: Spliced = { root: '', log: '' };
 
 /** `,"a":{"b":{"c":` for [a, b, c]. */
 function openOf(path: string[]): string {

@@ -30,8 +30,32 @@ export interface Event extends Line {
  * inside its `log` object. Their keys are expanded and none is one the shipper sets itself (see ndjson).
  */
 export interface Spliced {
-  root: string;
-  log: string;
+  readonly root: string;
+  readonly log: string;
+  /** The same members as ranges of the text they were copied from, when the parser kept them so: the encoder
+   * then copies their bytes into the _bulk body, and root and log are built only if something reads them. */
+  readonly members?: MemberRanges;
+}
+
+/**
+ * Members copied from `text`: member i is `shapes[i].open` + text[ranges[2i], ranges[2i+1]) + `shapes[i].close`,
+ * at the document's root or, for shapes marked `log`, inside its `log` object; in order.
+ */
+export interface MemberRanges {
+  readonly text: string;
+  readonly shapes: readonly MemberShape[];
+  readonly ranges: readonly number[];
+}
+
+/** How one copied member is written around its value: `,"a":{"b":` before it (with its leading comma), `}` after. */
+export interface MemberShape {
+  /** Inside the document's `log` object rather than at its root. */
+  readonly log: boolean;
+  readonly open: string;
+  /** `open` as UTF-8. */
+  readonly openBytes: Buffer;
+  /** Closing braces after the value (`}` for each level below the first name). */
+  readonly close: string;
 }
 
 export type Emit = (ev: Event) => void;
