@@ -6,6 +6,8 @@
 // Usage: npm run build && node bench/ship-parsers.mjs
 // A/B: SHIP_PARSERS_BASELINE=/elsewhere/dist/cmd/sidekick-ship.js (another build, e.g. of main) also drains each
 // parsed case with that build, in the same run, between the plain and the parsed drain.
+// SHIP_NODE_FLAGS: Node flags for this build's drains (e.g. --max-semi-space-size=8), SHIP_BASELINE_NODE_FLAGS
+// those of the baseline's (default: the same).
 import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
@@ -52,10 +54,14 @@ function jsonEvent(i) {
   return [JSON.stringify({ '@timestamp': ts, 'log.level': i % 50 === 0 ? 'warn' : 'info', message: `order ${i} processed in ${i % 997}ms`, 'service.name': 'orders', 'trace.id': (i * 2654435761).toString(16).padStart(16, '0'), http: { request: { method: 'POST' }, response: { status_code: 200 } }, 'event.duration': (i % 997) * 1e6 })];
 }
 
-function measure(args) {
+const flagsOf = (text) => text.split(/\s+/).filter(Boolean);
+const nodeFlags = flagsOf(process.env.SHIP_NODE_FLAGS ?? '');
+const baselineFlags = process.env.SHIP_BASELINE_NODE_FLAGS === undefined ? nodeFlags : flagsOf(process.env.SHIP_BASELINE_NODE_FLAGS);
+
+function measure(args, flags) {
   return new Promise((done, fail) => {
     const started = process.hrtime.bigint();
-    const child = spawn('/usr/bin/time', ['-v', process.execPath, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn('/usr/bin/time', ['-v', process.execPath, ...flags, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr.on('data', (d) => (err += d));
     child.on('close', (code) => {
@@ -67,13 +73,13 @@ function measure(args) {
   });
 }
 
-async function drain(ep, name, file, parsers, program = cli) {
+async function drain(ep, name, file, parsers, program = cli, flags = nodeFlags) {
   const state = join(dir, `parsers-state-${name}`);
   rmSync(state, { recursive: true, force: true });
   const config = join(dir, `parsers-${name}.json`);
   writeFileSync(config, JSON.stringify({ es: { urls: [ep.url] }, index: 'bench-parsers', state_dir: state, paths: [file], parsers }));
   ep.reset();
-  const r = await measure([program, '-c', config, '--once', '--compression', 'gzip', '--log-level', 'warn']);
+  const r = await measure([program, '-c', config, '--once', '--compression', 'gzip', '--log-level', 'warn'], flags);
   return { ...r, docs: ep.stats.items };
 }
 
@@ -94,7 +100,7 @@ for (const [name, file, parsers] of [
   ['json', jsonFile, [{ ndjson: {} }]],
 ]) {
   const plain = await drain(ep, `${name}-plain`, file, []);
-  const base = baseline ? await drain(ep, `${name}-baseline`, file, parsers, baseline) : undefined;
+  const base = baseline ? await drain(ep, `${name}-baseline`, file, parsers, baseline, baselineFlags) : undefined;
   const parsed = await drain(ep, name, file, parsers);
   if (plain.docs !== LINES) throw new Error(`${name} plain delivered ${plain.docs} documents, expected ${LINES}`);
   results[name] = {
@@ -107,8 +113,9 @@ for (const [name, file, parsers] of [
     parsed_lines_per_s: Math.round(LINES / parsed.wall),
     plain_cpu_s: +plain.cpu.toFixed(2),
     parsed_cpu_s: +parsed.cpu.toFixed(2),
+    plain_peak_rss_mib: +plain.rssMiB.toFixed(1),
     parsed_peak_rss_mib: +parsed.rssMiB.toFixed(1),
-    ...(base && { baseline_parsed_s: +base.wall.toFixed(2), baseline_ratio: +(base.wall / plain.wall).toFixed(3), baseline_parsed_cpu_s: +base.cpu.toFixed(2) }),
+    ...(base && { baseline_parsed_s: +base.wall.toFixed(2), baseline_ratio: +(base.wall / plain.wall).toFixed(3), baseline_parsed_cpu_s: +base.cpu.toFixed(2), baseline_parsed_peak_rss_mib: +base.rssMiB.toFixed(1) }),
   };
 }
 await ep.close();
@@ -119,7 +126,7 @@ for (const [name, r] of Object.entries(results)) {
 }
 if (baseline) {
   console.log(`\nbaseline ${baseline}, same run:`);
-  for (const [name, r] of Object.entries(results)) console.log(`${name.padEnd(4)}  baseline parsed ${r.baseline_parsed_s} s (ratio ${r.baseline_ratio}, ${r.baseline_parsed_cpu_s} CPU-s)  this build ${r.parsed_s} s (ratio ${r.ratio}, ${r.parsed_cpu_s} CPU-s)`);
+  for (const [name, r] of Object.entries(results)) console.log(`${name.padEnd(4)}  baseline parsed ${r.baseline_parsed_s} s (ratio ${r.baseline_ratio}, ${r.baseline_parsed_cpu_s} CPU-s, ${r.baseline_parsed_peak_rss_mib} MiB)  this build ${r.parsed_s} s (ratio ${r.ratio}, ${r.parsed_cpu_s} CPU-s, ${r.parsed_peak_rss_mib} MiB)`);
 }
 console.log('\ntarget: ratio <= 1.5 (parsed drain time over plain drain time of the same file)');
 

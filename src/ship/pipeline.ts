@@ -106,9 +106,9 @@ export class Pipeline {
     // `source` is read only where the document holds it as a string (reading a LineDoc's would build it).
     b.bytes += doc.opLength ?? doc.source.length + doc.id.length + 24;
     b.fileBytes += line.next - line.offset;
-    // What a line costs while it waits: its document (a LineDoc holds no source string), its text and the
-    // objects around them.
-    const cost = (doc.writeOp ? 0 : doc.source.length) + line.text.length + PER_LINE_OVERHEAD;
+    // What a line costs while it waits: its document (one written as bytes holds no source string, only its
+    // parts), its text and the objects around them.
+    const cost = (doc.writeOp ? (doc.heldLength ?? 0) : doc.source.length) + line.text.length + PER_LINE_OVERHEAD;
     b.cost += cost;
     this.pending += cost;
     let p = this.progress.get(line.file.key);

@@ -51,5 +51,8 @@ export interface Doc {
    * be used as scratch room.
    */
   writeOp?(buf: Buffer, at: number): number;
+  /** For documents with writeOp: UTF-16 units of the strings they hold besides their line's text (a joined
+   * message, fields as text), for the pipeline's count of memory in flight. */
+  readonly heldLength?: number;
   opBound?(): number;
 }

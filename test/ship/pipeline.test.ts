@@ -2,7 +2,8 @@
 // many files read at once stay within it.
 import { createLogger } from '../../src/common/log';
 import { FileRegistry } from '../../src/ship/input/registry';
-import { makeEncoder } from '../../src/ship/output/encoder';
+import { makeEncoder, makeEventEncoder } from '../../src/ship/output/encoder';
+import { eventOf } from '../../src/ship/parsers/parser';
 import { Pipeline } from '../../src/ship/pipeline';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -125,4 +126,28 @@ test('pause() holds every read until resume() (the state directory cannot be wri
   p.resume();
   await new Promise((r) => setImmediate(r));
   expect(admitted).toBe(true);
+});
+
+test('a parsed document counts what it holds besides its text (a joined message, fields as text) while it waits', () => {
+  const p = new Pipeline({
+    send: () => new Promise(() => {}),
+    encode: makeEncoder({ hostName: 'h', agentVersion: 't' }),
+    maxDocs: 100,
+    maxBytes: 1 << 20,
+    concurrency: 2,
+    budgetBytes: 1 << 30,
+    registry: FileRegistry.load(join(dir, 'state'), logger),
+    logger,
+  });
+  const encodeEvent = makeEventEncoder({ hostName: 'h', agentVersion: 't' });
+  const file = { key: 'k', dev: 1, ino: 2 };
+  const text = 'x'.repeat(10_000);
+  const plain = { ...eventOf({ file, path: '/x.log', offset: 0, next: 10_001, text, truncated: false }) };
+  p.line(plain, encodeEvent);
+  const alone = p.pendingBytes;
+  expect(alone).toBeGreaterThanOrEqual(10_000);
+  // A message that is not the text (joined by multiline) and fields held as text are counted on top of the text.
+  const parsed = { ...eventOf({ file, path: '/x.log', offset: 10_001, next: 20_002, text, truncated: false }), message: 'y'.repeat(10_000), fields: { a: 'z'.repeat(5_000) } };
+  p.line(parsed, encodeEvent);
+  expect(p.pendingBytes - alone).toBeGreaterThanOrEqual(10_000 + 10_000 + 5_000);
 });

@@ -9,16 +9,18 @@ const ACTION_TAIL = '}}\n';
  * The NDJSON body of `create` operations for docs[which[0]], docs[which[1]], ... (all of docs when `which` is
  * omitted). The index is in the URL, so action lines carry only the _id. Each operation is written straight into
  * one Buffer: cheaper than concatenating the whole batch into a string and encoding that (no big rope to flatten);
- * documents that write their own bytes (Doc.writeOp: plain lines) build no string at all.
+ * documents that write their own bytes (Doc.writeOp: plain lines) build no string at all. Written into `scratch`
+ * (returned as a view of it) when it is large enough for the estimate and no document outgrows it.
  */
-export function bulkBody(docs: readonly Doc[], which?: readonly number[]): Buffer {
+export function bulkBody(docs: readonly Doc[], which?: readonly number[], scratch?: Buffer): Buffer {
   const n = which ? which.length : docs.length;
   let estimate = 0;
   for (let i = 0; i < n; i++) {
     const doc = docs[which ? which[i] : i];
     estimate += doc.opLength ?? doc.source.length + doc.id.length + 24;
   }
-  let buf = Buffer.allocUnsafe(estimate + (estimate >> 4) + 64);
+  const want = estimate + (estimate >> 4) + 64;
+  let buf = scratch !== undefined && scratch.length >= want ? scratch : Buffer.allocUnsafe(want);
   let at = 0;
   for (let i = 0; i < n; i++) {
     const doc = docs[which ? which[i] : i];

@@ -314,6 +314,11 @@ class EventDoc extends OpDoc<Event> {
     );
   }
 
+  get heldLength(): number {
+    const m = this.message;
+    return (typeof m === 'string' && m !== this.line.text ? m.length : 0) + this.log.length + this.rest.length + (typeof this.tail === 'string' ? this.tail.length : 0);
+  }
+
   opBound(): number {
     const ev = this.line;
     const m = this.message;

@@ -34,6 +34,20 @@ describe('bulkBody', () => {
     d[0] = { id: 'we"ird\\id', source: d[0].source, line: d[0].line };
     expect((JSON.parse(bulkBody(d).toString().split('\n')[0]) as { create: { _id: string } }).create._id).toBe('we"ird\\id');
   });
+
+  it('is written into a scratch buffer large enough for it, with the same bytes; a smaller one is left alone', () => {
+    const d = docs(50);
+    const expected = bulkBody(d);
+    const scratch = Buffer.alloc(expected.length * 2, 0x61);
+    const body = bulkBody(d, undefined, scratch);
+    expect(body.buffer).toBe(scratch.buffer);
+    expect(body.equals(expected)).toBe(true);
+    const small = Buffer.alloc(16, 0x61);
+    const other = bulkBody(d, [3, 1], small);
+    expect(other.buffer).not.toBe(small.buffer);
+    expect(other.equals(bulkBody(d, [3, 1]))).toBe(true);
+    expect(small.equals(Buffer.alloc(16, 0x61))).toBe(true);
+  });
 });
 
 describe('readBulkResponse', () => {
