@@ -4,7 +4,7 @@ import { createLogger } from '../../src/common/log';
 import { FileRegistry } from '../../src/ship/input/registry';
 import { makeEncoder, makeEventEncoder } from '../../src/ship/output/encoder';
 import { eventOf } from '../../src/ship/parsers/parser';
-import { Pipeline } from '../../src/ship/pipeline';
+import { Pipeline, type PipelineOptions } from '../../src/ship/pipeline';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,9 +16,10 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-function pipeline(budgetBytes: number): Pipeline {
+/** A pipeline whose sends succeed at once, unless `send` says otherwise. */
+function pipeline(budgetBytes: number, send: PipelineOptions['send'] = async (docs) => docs.map(() => 'created' as const)): Pipeline {
   return new Pipeline({
-    send: async (docs) => docs.map(() => 'created' as const),
+    send,
     encode: makeEncoder({ hostName: 'h', agentVersion: 't' }),
     maxDocs: 100,
     maxBytes: 1 << 20,
@@ -129,16 +130,8 @@ test('pause() holds every read until resume() (the state directory cannot be wri
 });
 
 test('a parsed document counts what it holds besides its text (a joined message, fields as text) while it waits', () => {
-  const p = new Pipeline({
-    send: () => new Promise(() => {}),
-    encode: makeEncoder({ hostName: 'h', agentVersion: 't' }),
-    maxDocs: 100,
-    maxBytes: 1 << 20,
-    concurrency: 2,
-    budgetBytes: 1 << 30,
-    registry: FileRegistry.load(join(dir, 'state'), logger),
-    logger,
-  });
+  // Sends never answered: what is encoded stays pending.
+  const p = pipeline(1 << 30, () => new Promise(() => {}));
   const encodeEvent = makeEventEncoder({ hostName: 'h', agentVersion: 't' });
   const file = { key: 'k', dev: 1, ino: 2 };
   const text = 'x'.repeat(10_000);

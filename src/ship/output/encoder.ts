@@ -145,10 +145,10 @@ function opHeadOf(actionText: string | undefined, key: string): Buffer | undefin
  * into a request body, so no source string is built, flattened and encoded again for each document. `source` and
  * `id` are made only when asked for (dead letters, tests, previews), decoded from the same bytes.
  */
-abstract class OpDoc<L extends Line> implements Doc {
+abstract class OpDoc<L extends Line, S extends OpShape> implements Doc {
   constructor(
     readonly line: L,
-    protected readonly shape: OpShape,
+    protected readonly shape: S,
     /** The action line up to the _id's digits: `{"create":{"_id":"KEY-`; undefined when the key needs escaping. */
     protected readonly opHead: Buffer | undefined,
   ) {}
@@ -197,7 +197,7 @@ abstract class OpDoc<L extends Line> implements Doc {
  * The document of one plain line: four constant fragments copied as bytes, the _id's and the offset's digits
  * computed in place, the message encoded into the body, escaped only when it must be.
  */
-class LineDoc extends OpDoc<Line> {
+class LineDoc extends OpDoc<Line, LineShape> {
   constructor(
     line: Line,
     shape: LineShape,
@@ -210,17 +210,13 @@ class LineDoc extends OpDoc<Line> {
     super(line, shape, opHead);
   }
 
-  private get tails(): LineShape {
-    return this.shape as LineShape;
-  }
-
   get opLength(): number {
-    return (this.opHead?.length ?? 48) + this.head.length + this.line.text.length + this.mid.length + this.tails.tail.length + 24;
+    return (this.opHead?.length ?? 48) + this.head.length + this.line.text.length + this.mid.length + this.shape.tail.length + 24;
   }
 
   opBound(): number {
     // A UTF-16 unit takes at most 3 bytes as UTF-8 and 6 escaped (\uXXXX).
-    return this.actionBound() + this.head.length + this.line.text.length * 6 + 2 + this.mid.length + 16 + this.tails.truncatedTail.length + 1;
+    return this.actionBound() + this.head.length + this.line.text.length * 6 + 2 + this.mid.length + 16 + this.shape.truncatedTail.length + 1;
   }
 
   writeOp(buf: Buffer, at: number): number {
@@ -228,7 +224,7 @@ class LineDoc extends OpDoc<Line> {
     at = writeMessage(buf, at, this.line.text);
     at = put(buf, at, this.mid);
     at = putDigits(buf, at, this.line.offset, 10);
-    return put(buf, at, this.line.truncated ? this.tails.truncatedTail : this.tails.tail);
+    return put(buf, at, this.line.truncated ? this.shape.truncatedTail : this.shape.tail);
   }
 }
 
@@ -277,7 +273,7 @@ const OWN_LOG_FIELDS = ['file', 'offset', 'flags'];
  * the parsers' members (copied as bytes from the line when a parser kept them as ranges of it, MemberRanges;
  * else as text) and the constant tail.
  */
-class EventDoc extends OpDoc<Event> {
+class EventDoc extends OpDoc<Event, OpShape> {
   constructor(
     ev: Event,
     shape: OpShape,
@@ -359,11 +355,11 @@ class EventDoc extends OpDoc<Event> {
       const len = members.text.length;
       const room = buf.length - 3 * len;
       if (buf.write(members.text, room) === len) textAt = room;
-      at = writeMembers(buf, at, members, true, textAt);
+      at = writeCopied(buf, at, members, true, textAt);
     }
     buf[at++] = CLOSE_BRACE;
     if (this.rest !== '') at += buf.write(this.rest, at);
-    if (members) at = writeMembers(buf, at, members, false, textAt);
+    if (members) at = writeCopied(buf, at, members, false, textAt);
     const tail = this.tail;
     if (typeof tail !== 'string') return put(buf, at, tail);
     at += buf.write(tail, at);
@@ -373,11 +369,11 @@ class EventDoc extends OpDoc<Event> {
 }
 
 /**
- * Writes the members of `members` inside log (`log`) or at the root at `at`; returns where they end. With `textAt`
+ * Writes the copied members of `members` inside log (`log`) or at the root at `at`; returns where they end. With `textAt`
  * >= 0 the text's bytes are in buf from there, one a character, and values are copied from them; else each value is
  * encoded from the text.
  */
-function writeMembers(buf: Buffer, at: number, members: MemberRanges, log: boolean, textAt: number): number {
+function writeCopied(buf: Buffer, at: number, members: MemberRanges, log: boolean, textAt: number): number {
   const { shapes, ranges, text } = members;
   for (let i = 0; i < shapes.length; i++) {
     const s = shapes[i];

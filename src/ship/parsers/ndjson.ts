@@ -166,14 +166,16 @@ class Ndjson implements Step {
     else if (path[0] === messageKey) role = Role.Decode;
     else if (target === '' && this.taken.has(path[0])) role = path[0] !== 'log' || path.length === 1 || OWN_LOG_FIELDS.includes(path[1]) ? Role.Decode : Role.Log;
     else role = Role.Root;
-    const open = role === Role.Log ? openOf(sub) : openOf(path);
+    // Inside log a member is written without log's own name.
+    const written = role === Role.Log ? sub : path;
+    const open = openOf(written);
     return {
       key,
       hash,
       role,
       path,
       name: role === Role.Log ? this.nameOf('log.' + path[1]) : this.nameOf(path[0]),
-      shape: { log: role === Role.Log, open, openBytes: Buffer.from(open), close: '}'.repeat(Math.max(0, (role === Role.Log ? sub : path).length - 1)) },
+      shape: { log: role === Role.Log, open, openBytes: Buffer.from(open), close: '}'.repeat(Math.max(0, written.length - 1)) },
     };
   }
 
