@@ -53,7 +53,12 @@ export async function startHttp(opts: HttpOptions): Promise<HttpListener> {
       : {}),
     ...opts.routes,
   };
+  let closing = false;
   const server = createServer((req, res) => {
+    // Once closing, answer and hang up: a page polling on a keep-alive connection would otherwise hold close() open
+    // for as long as it polls (server.close() waits for every connection, and keeps serving those it has).
+    if (closing) res.setHeader('Connection', 'close');
+    else res.once('finish', () => closing && setImmediate(() => server.closeIdleConnections()));
     const url = new URL(req.url ?? '/', 'http://localhost');
     const route = Object.hasOwn(routes, url.pathname) ? routes[url.pathname] : undefined;
     const postRoute: PostRoute | undefined = opts.post?.[url.pathname];
@@ -88,6 +93,7 @@ export async function startHttp(opts: HttpOptions): Promise<HttpListener> {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     close: () =>
       new Promise<void>((resolve) => {
+        closing = true;
         server.close(() => resolve());
         server.closeIdleConnections();
       }),
