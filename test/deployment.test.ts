@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { loadProbeConfig } from '../src/probe/config';
+import { NODE_FLAGS } from '../src/ship/heap';
 import { describeWithEngine, esRequest, getEngine, refresh } from './support/engine';
 import { eventually as until, freePort, tempDir } from './support/wait';
 
@@ -63,7 +64,11 @@ describe('images/Dockerfile', () => {
     if (script) {
       const copy = chain(stage!).flatMap((s) => s.lines).find((l) => l.startsWith('COPY ') && l.endsWith(`/${script}`));
       expect(readFileSync(join(root, copy!.split(/\s+/)[1]), 'utf8')).toContain(`exec node /app/dist/cmd/${bin}.js "$@"`);
-    } else expect(entry).toBe(`ENTRYPOINT ["tini", "--", "node", "/app/dist/cmd/${bin}.js"]`);
+    } else {
+      // The shipper's Node flags (the young generation's size) are given where it can run: ship and sidekick.
+      const flags = bin === 'sidekick-ship' || bin === 'sidekick' ? NODE_FLAGS : [];
+      expect(entry).toBe(`ENTRYPOINT ${JSON.stringify(['tini', '--', 'node', ...flags, `/app/dist/cmd/${bin}.js`]).replace(/","/g, '", "')}`);
+    }
     expect(existsSync(join(root, 'dist', 'cmd', `${bin}.js`))).toBe(true);
     const users = chain(stage!).flatMap((s) => s.lines.filter((l) => l.startsWith('USER')).reverse());
     expect(users[0]).toBe('USER node'); // the last USER instruction wins

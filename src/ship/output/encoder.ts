@@ -70,9 +70,11 @@ export function constantObject(opts: EncodeOptions): JsonObject {
   return merged;
 }
 
-/** Characters JSON needs escaped (and lone surrogates, which JSON.stringify escapes). */
-// eslint-disable-next-line no-control-regex -- control characters are exactly what must be escaped
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+/** ASCII bytes JSON needs escaped in a string: the control characters, `"` and `\\` (1 = escape). */
+const ESCAPED_ASCII = new Uint8Array(128);
+for (let b = 0; b < 0x20; b++) ESCAPED_ASCII[b] = 1;
+ESCAPED_ASCII[0x22] = 1;
+ESCAPED_ASCII[0x5c] = 1;
 
 /** What every document of one encoder shares: where it goes (the action line's text up to the _id, the index). */
 interface OpShape {
@@ -124,14 +126,27 @@ function putDigits(buf: Buffer, at: number, value: number, radix: number): numbe
   return at + digits;
 }
 
-/** Writes `text` as a JSON string, escaped as JSON.stringify escapes it. */
+/**
+ * Writes `text` as a JSON string, escaped as JSON.stringify escapes it (RFC 8259 section 7; lone surrogates as
+ * \\uXXXX). Needs room for `text.length * 6 + 2` bytes at `at`; returns where the string ends.
+ */
 function writeMessage(buf: Buffer, at: number, text: string): number {
-  // Most log lines need no escaping; testing is cheaper than building an escaped copy.
-  if (NEEDS_ESCAPE.test(text)) return at + buf.write(JSON.stringify(text), at);
-  buf[at] = QUOTE;
-  at += 1 + buf.write(text, at + 1);
-  buf[at] = QUOTE;
-  return at + 1;
+  // Most log lines are ASCII and need no escaping: the text is written as it is and its bytes checked there, which
+  // is cheaper than testing the string first. As many bytes as UTF-16 units means every unit was ASCII (any other,
+  // a lone surrogate included, takes 2 or 3 bytes).
+  const start = at + 1;
+  const n = buf.write(text, start);
+  if (n === text.length) {
+    const end = start + n;
+    let escaped = 0;
+    for (let i = start; i < end; i++) escaped |= ESCAPED_ASCII[buf[i]];
+    if (escaped === 0) {
+      buf[at] = QUOTE;
+      buf[end] = QUOTE;
+      return end + 1;
+    }
+  }
+  return at + buf.write(JSON.stringify(text), at);
 }
 
 /** The action line up to the _id's digits for documents of file `key` (`{"create":{"_id":"KEY-`), or undefined

@@ -83,6 +83,18 @@ describe('makeEncoder', () => {
   });
 });
 
+describe('messages escaped as JSON.stringify escapes them', () => {
+  it('writes lone surrogates of a parsed message as \\u escapes, and ASCII next to them as it is', () => {
+    const line: Line = { file: { key: 'k', dev: 1, ino: 2 }, path: '/p.log', offset: 0, next: 10, text: 'x', truncated: false };
+    for (const message of ['lone \ud800 high', 'lone low \udfff', 'pair \ud83c\udf89 ok', 'plain', 'tab\tin "quotes"']) {
+      const doc = makeEventEncoder({ hostName: 'h', agentVersion: '1' })({ ...eventOf(line), message });
+      const written = bulkBody([doc]).toString();
+      expect(written).toContain(',"message":' + JSON.stringify(message) + ',');
+      expect(JSON.parse(written.split('\n')[1]).message).toBe(message);
+    }
+  });
+});
+
 describe('plain lines written as bytes', () => {
   // The document of a plain line is written straight into the _bulk body (LineDoc.writeOp); these lines must come
   // out byte for byte as the document built as a string always was, and as the parsed-event encoder builds it.
@@ -97,6 +109,10 @@ describe('plain lines written as bytes', () => {
     '</script> <!-- \u2028 \u2029',
     'x'.repeat(200_000),
     'y'.repeat(70) + '"' + 'z'.repeat(70),
+    // What must be escaped at the very first and the very last byte of an otherwise plain ASCII message.
+    '\u0001 first byte is a control character',
+    'last byte is a backslash \\',
+    'last byte is a quote "',
   ];
   const bytesOf = (c: string | Buffer) => (typeof c === 'string' ? Buffer.from(c) : c);
 
