@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // Entry point of sidekick: the programs as subcommands (sidekick ship|probe|haproxy|heal).
+// First, so that every module after it can come from Node's compile cache.
+import '../src/common/compile-cache';
 import { runProgram, newCommand } from '../src/common/cli';
 import { haproxyCommand } from '../src/haproxy/cli';
 import { healCommand } from '../src/heal/cli';

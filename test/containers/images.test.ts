@@ -53,6 +53,19 @@ describeWithDocker('the images in containers', () => {
     expect([r.code, r.stdout.trim()]).toEqual([0, 'uid=1000(node) gid=1000(node) groups=1000(node)']);
   });
 
+  it("keeps Node's compile cache under /tmp, so that each later start (a HEALTHCHECK's, say) skips compiling its modules", async () => {
+    const run = (env: string[]) =>
+      d.run(['--rm', '--network', 'none', ...HARDENED, ...env, '--entrypoint', 'sh', images.probe, '-c', 'node /app/dist/cmd/sidekick-probe.js --help >/dev/null && node -p process.versions.node && find /tmp -path "*compile-cache*" -type f | wc -l']);
+    const on = await run([]);
+    expect(on.code).toBe(0);
+    const [version, files] = on.stdout.trim().split('\n');
+    // module.enableCompileCache came with Node 22.1; the images are built on Node 24 unless SIDEKICK_NODE_IMAGE says otherwise.
+    if (Number(version.split('.')[0]) < 22) return;
+    expect(Number(files)).toBeGreaterThan(0);
+    const off = await run(['-e', 'NODE_DISABLE_COMPILE_CACHE=1']);
+    expect([off.code, off.stdout.trim().split('\n')[1]]).toEqual([0, '0']);
+  });
+
   describe('the probe image', () => {
     it(`ICMP to 127.0.0.1 works with --cap-add NET_RAW alone, and fails saying why without it (Node ${NODE_IMAGE})`, async () => {
       const version = await dockerOk(['run', '--rm', '--network', 'none', '--entrypoint', 'node', images.probe, '-p', 'process.versions.node']);
