@@ -96,9 +96,9 @@ class BulkSink implements Sink {
   private readonly sniffer: Sniffer | undefined;
   private readonly gzip: GzipPool | undefined;
   /**
-   * Buffers of compressed bodies, written into again by the next ones: a new ~550 KiB body per request stayed
-   * allocated until V8's next scavenge (~15 MiB of them at a time in a drain). Gzip only: with none, the body is
-   * what is sent.
+   * Buffers of bodies already compressed, or (compression none) already handed to the operating system, written into
+   * again by the next ones: a new ~550 KiB body per request stayed allocated until V8's next scavenge (~15 MiB of
+   * them at a time in a drain).
    */
   private readonly spareBodies: Buffer[] = [];
 
@@ -254,7 +254,9 @@ class BulkSink implements Sink {
     const started = process.hrtime.bigint();
     let outcome: number | string = 'error';
     try {
-      const reply = await this.endpoints.post(this.path, payload, compress, this.stopper.signal);
+      // Uncompressed, the body is what the socket sends: it is kept for the next one only once written, which an
+      // early answer (a 413 before the engine read it all) does not mean.
+      const reply = await this.endpoints.post(this.path, payload, compress, this.stopper.signal, compress ? undefined : () => this.reuse(body));
       outcome = reply.status;
       return reply;
     } finally {
@@ -265,7 +267,7 @@ class BulkSink implements Sink {
     }
   }
 
-  /** Keeps a compressed body's whole buffer for the next body (a spare one not reused here is dropped). */
+  /** Keeps a body's whole buffer for the next body once nothing reads it (a spare one not reused here is dropped). */
   private reuse(body: Buffer): void {
     // Only a buffer of its own: a small Buffer may be a slice of Node's shared pool (8 KiB slabs).
     if (body.byteOffset === 0 && body.buffer.byteLength >= MIN_SPARE_BODY && this.spareBodies.length < 16) {

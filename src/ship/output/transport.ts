@@ -127,6 +127,12 @@ export interface RequestSpec {
   signal?: AbortSignal;
   /** The request fails when no byte comes from the server for this long (waiting for the answer or in its body). */
   timeoutMs: number;
+  /**
+   * Called once the whole request, body included, has been handed to the operating system (the request's
+   * 'finish'), which may be after the answer came (an early 413); never when it failed before that. Until then the
+   * body's memory is still being read from.
+   */
+  onSent?: () => void;
 }
 
 /** A URL's host as node:http takes it: an IPv6 address without the brackets URL.hostname keeps (`[::1]` -> `::1`). */
@@ -155,6 +161,7 @@ export function send(origin: URL, agent: HttpAgent, spec: RequestSpec): Promise<
       req.destroy(err);
     });
     req.on('error', reject);
+    if (spec.onSent) req.once('finish', spec.onSent);
     req.end(spec.body);
   });
 }
@@ -276,9 +283,9 @@ export class Endpoints {
 
   /**
    * POSTs a body to the next node; rejects on network errors and timeouts (the node is then left out for a
-   * while), resolves with any HTTP status.
+   * while), resolves with any HTTP status. `onSent`: see RequestSpec.
    */
-  async post(path: string, body: Buffer, gzip: boolean, signal: AbortSignal): Promise<HttpReply> {
+  async post(path: string, body: Buffer, gzip: boolean, signal: AbortSignal, onSent?: () => void): Promise<HttpReply> {
     const endpoint = this.next();
     const headers: Record<string, string> = {
       'content-type': 'application/x-ndjson',
@@ -289,7 +296,7 @@ export class Endpoints {
     let text: string;
     let status: number;
     try {
-      const res = await send(endpoint.url, endpoint.agent, { method: 'POST', path: endpoint.prefix + path, headers, body, signal, timeoutMs: this.opts.requestTimeoutMs });
+      const res = await send(endpoint.url, endpoint.agent, { method: 'POST', path: endpoint.prefix + path, headers, body, signal, timeoutMs: this.opts.requestTimeoutMs, onSent });
       status = res.status;
       text = res.text;
     } catch (err) {

@@ -3,6 +3,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync, existsSync } from 'node:fs';
+import { bulkBody } from '../../../src/ship/output/bulk';
 import { detectEngine } from '../../../src/ship/output/flavor';
 import { setup } from '../../../src/ship/output/setup';
 import { createSink, SinkStopped, type Sink } from '../../../src/ship/output/sink';
@@ -188,6 +189,57 @@ describe('send()', () => {
     const dl = JSON.parse(readFileSync(opts.deadLetterFile, 'utf8').trim()) as { status: number; error: { type: string } };
     expect(dl).toMatchObject({ status: 413, error: { type: 'request_too_large' } });
   });
+
+  it('without compression, reuses a body only once it is written: an early 413 while the socket still sends it leaves it whole', async () => {
+    // A server that answers 413 to the first _bulk request at once, then reads that body only after a pause: the
+    // client is still writing it (far more than loopback's socket buffers hold) when the split halves are built. A
+    // body buffer reused on the answer, rather than once written, would send the halves' bytes in its place.
+    const bodies: Buffer[] = [];
+    let firstRead: () => void = () => undefined;
+    const firstDone = new Promise<void>((r) => (firstRead = r));
+    const server = http.createServer((req, res) => {
+      if (!req.url?.includes('_bulk')) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ cluster_name: 'x', version: { number: '2.19.0', distribution: 'opensearch' } }));
+        return;
+      }
+      const first = bodies.length === 0;
+      const at = bodies.push(Buffer.alloc(0)) - 1;
+      const parts: Buffer[] = [];
+      req.on('data', (c: Buffer) => {
+        // The answer goes with the body's first bytes (node:http discards a body nobody has started to read).
+        if (first && parts.length === 0) {
+          req.pause();
+          res.writeHead(413, { 'content-length': 0 });
+          res.end();
+          setTimeout(() => req.resume(), 300);
+        }
+        parts.push(c);
+      });
+      req.on('end', () => {
+        bodies[at] = Buffer.concat(parts);
+        if (first) return firstRead();
+        const items = bodies[at].toString('utf8').trim().split('\n').length / 2;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ errors: false, items: Array.from({ length: items }, () => ({ create: { status: 201 } })) }));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const sink = await sinkFor(sinkOptions([`http://127.0.0.1:${(server.address() as AddressInfo).port}`], { compression: 'none' }));
+      const docs = makeDocs(60_000, { text: (i) => `line ${i} ` + 'x'.repeat(300) });
+      const whole = Buffer.from(bulkBody(docs));
+      expect(whole.length).toBeGreaterThan(24 * 1024 * 1024);
+      expect(await sink.send(docs)).toEqual(docs.map(() => 'created'));
+      await firstDone;
+      expect(bodies.length).toBe(3);
+      expect(bodies[0].equals(whole)).toBe(true);
+      expect(Buffer.concat(bodies.slice(1)).equals(whole)).toBe(true);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  }, 30_000);
 
   it('fails over to the next URL when one is down', async () => {
     const down = http.createServer();
