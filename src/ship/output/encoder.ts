@@ -70,6 +70,10 @@ export function constantObject(opts: EncodeOptions): JsonObject {
   return merged;
 }
 
+/** Characters JSON needs escaped (and lone surrogates, which JSON.stringify escapes). */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what must be escaped
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
 /** ASCII bytes JSON needs escaped in a string: the control characters, `"` and `\\` (1 = escape). */
 const ESCAPED_ASCII = new Uint8Array(128);
 for (let b = 0; b < 0x20; b++) ESCAPED_ASCII[b] = 1;
@@ -127,13 +131,25 @@ function putDigits(buf: Buffer, at: number, value: number, radix: number): numbe
 }
 
 /**
- * Writes `text` as a JSON string, escaped as JSON.stringify escapes it (RFC 8259 section 7; lone surrogates as
- * \\uXXXX). Needs room for `text.length * 6 + 2` bytes at `at`; returns where the string ends.
+ * Writes a parsed event's message as a JSON string, escaped as JSON.stringify escapes it (RFC 8259 section 7; lone
+ * surrogates as \\uXXXX): tested first, since many need escaping (a multiline event's lines are joined by \\n).
+ * Needs room for `text.length * 6 + 2` bytes at `at`; returns where the string ends.
  */
 function writeMessage(buf: Buffer, at: number, text: string): number {
-  // Most log lines are ASCII and need no escaping: the text is written as it is and its bytes checked there, which
-  // is cheaper than testing the string first. As many bytes as UTF-16 units means every unit was ASCII (any other,
-  // a lone surrogate included, takes 2 or 3 bytes).
+  if (NEEDS_ESCAPE.test(text)) return at + buf.write(JSON.stringify(text), at);
+  buf[at] = QUOTE;
+  at += 1 + buf.write(text, at + 1);
+  buf[at] = QUOTE;
+  return at + 1;
+}
+
+/**
+ * Writes a plain line's text as writeMessage does (same bytes, same room needed). A line never holds a newline and
+ * is mostly ASCII with nothing to escape: it is written as it is and its bytes checked there, which is cheaper than
+ * testing the string first. As many bytes as UTF-16 units means every unit was ASCII (any other, a lone surrogate
+ * included, takes 2 or 3 bytes).
+ */
+function writeLineText(buf: Buffer, at: number, text: string): number {
   const start = at + 1;
   const n = buf.write(text, start);
   if (n === text.length) {
@@ -236,7 +252,7 @@ class LineDoc extends OpDoc<Line, LineShape> {
 
   writeOp(buf: Buffer, at: number): number {
     at = put(buf, this.writeAction(buf, at), this.head);
-    at = writeMessage(buf, at, this.line.text);
+    at = writeLineText(buf, at, this.line.text);
     at = put(buf, at, this.mid);
     at = putDigits(buf, at, this.line.offset, 10);
     return put(buf, at, this.line.truncated ? this.shape.truncatedTail : this.shape.tail);
