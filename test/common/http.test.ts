@@ -43,7 +43,10 @@ describe('startHttp', () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     let served = 0;
-    const http = await startHttp({ listen: '127.0.0.1:0', logger, routes: {
+    const http = await startHttp({
+      listen: '127.0.0.1:0',
+      logger,
+      routes: {
         '/poll': async () => {
           if (served++ === 0) await gate;
           return { status: 200, body: { served } };
