@@ -237,7 +237,7 @@ async function run(globs: string[], opts: CliOptions): Promise<number> {
   // Listening and announced only once the signal handlers are installed: a SIGTERM sent on seeing either is a clean stop.
   if (cfg.http) http = await startHttp({ listen: cfg.http, logger, registry: metrics, health, routes: statusRoutes(status!, Date.now()) });
   logger.info(
-    { inputs: inputs.map((i) => ({ name: i.name, paths: i.paths, index: i.index, parsers: i.parsers.map((p) => Object.keys(p)[0]) })), es: cfg.es.urls.map(redactUrl), state_dir: cfg.state_dir, once: cfg.once },
+    { inputs: inputs.map((i) => ({ name: i.name, paths: i.paths, index: i.index, parsers: i.parsers.map((p) => Object.keys(p)[0]) })), es: cfg.es.urls.map(redactUrl), compression: sink.compression, state_dir: cfg.state_dir, once: cfg.once },
     'sidekick-ship starting',
   );
   await input.start();

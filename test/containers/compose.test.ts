@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { ROOT } from '../../images/build';
-import { BUILD_TIMEOUT_MS, buildAllImages, buildStandinImages, composeCommands, describeWithDocker, dockerOk, removeStale, runCommand, type ComposeCommand, type DockerResult } from '../support/docker';
+import { BUILD_TIMEOUT_MS, buildAllImages, buildStandinImages, composeCommands, describeWithDocker, docker, dockerOk, removeStale, runCommand, type ComposeCommand, type DockerResult } from '../support/docker';
 import { eventually, sleep } from '../support/wait';
 
 const COMPOSE_FILES = ['-f', join(ROOT, 'docker-compose.elk.yml'), '-f', join(ROOT, 'images/stand-ins.compose.yml')];
@@ -124,6 +124,9 @@ describeWithDocker('the compose stack (docker-compose.elk.yml), for real', () =>
       const size = Number(await inApp('stat', '-c', '%s', LOG));
       await eventually(`all ${lines} lines stored`, async () => (await stored()).count >= lines, 60_000, 250);
       expect(await stored()).toEqual({ count: lines, offsets: lines });
+      // Both starts gzipped their bodies with the image's libdeflate binding, which the engine took.
+      const starts = (await docker(['logs', ship])).stderr.split('\n').filter((l) => l.includes('"sidekick-ship starting"'));
+      expect(starts.map((l) => (JSON.parse(l) as { compression: string }).compression)).toEqual([expect.stringMatching(/^gzip \(libdeflate \d/), expect.stringMatching(/^gzip \(libdeflate \d/)]);
 
       await dockerOk(['stop', '--time', '10', ship]);
       expect(await state(ship)).toEqual(expect.objectContaining({ Status: 'exited', ExitCode: 0 }));

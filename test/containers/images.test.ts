@@ -66,6 +66,19 @@ describeWithDocker('the images in containers', () => {
     expect([off.code, off.stdout.trim().split('\n')[1]]).toEqual([0, '0']);
   });
 
+  it.each(['ship', 'sidekick'])("%s: gzips with the libdeflate binding built into the image, on a read-only root with no capability", async (target) => {
+    const script = [
+      "const { createGzipCodec } = require('/app/dist/src/ship/output/gzip.js');",
+      "const codec = createGzipCodec(1, 1);",
+      "const input = Buffer.from('{\"message\":\"a line\"}\\n'.repeat(1000));",
+      "codec.compress(input).then((out) => console.log(JSON.stringify({ name: codec.name, same: require('zlib').gunzipSync(out).equals(input), ratio: input.length / out.length })));",
+    ].join(' ');
+    const r = await d.run(['--rm', '--network', 'none', ...HARDENED, '--entrypoint', 'node', images[target], '-e', script]);
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    expect(JSON.parse(r.stdout)).toEqual({ name: expect.stringMatching(/^libdeflate \d+\.\d+/), same: true, ratio: expect.any(Number) });
+    expect(JSON.parse(r.stdout).ratio).toBeGreaterThan(50);
+  });
+
   describe('the probe image', () => {
     it(`ICMP to 127.0.0.1 works with --cap-add NET_RAW alone, and fails saying why without it (Node ${NODE_IMAGE})`, async () => {
       const version = await dockerOk(['run', '--rm', '--network', 'none', '--entrypoint', 'node', images.probe, '-p', 'process.versions.node']);

@@ -9,7 +9,8 @@ import type { Doc, Outcome } from '../types';
 import { BULK_FILTER_PATH, backoffMs, bulkBody, readBulkResponse, requestBlock, requestVerdict, type ItemError } from './bulk';
 import { DeadLetterFile, type DeadLetter } from './deadletter';
 import { detectEngine, type Flavor } from './flavor';
-import { GzipPool } from './gzip';
+import { createGzipCodec, type GzipCodec } from './gzip';
+import { libdeflateError } from './libdeflate';
 import { sinkMetrics, type SinkMetrics } from './metrics';
 import { Sniffer } from './sniff';
 import { Endpoints, readTls, type Auth, type EndpointState, type TlsFiles, type HttpReply } from './transport';
@@ -57,6 +58,8 @@ export interface SinkHealth {
 }
 
 export interface Sink {
+  /** How request bodies are sent: `none`, or `gzip` and the library that makes it (`gzip (libdeflate 1.14)`). */
+  readonly compression: string;
   send(docs: Doc[]): Promise<Outcome[]>;
   health(): SinkHealth;
   /** Pending and in-flight retries reject with SinkStopped so shutdown can finish; nothing more is acknowledged. */
@@ -94,7 +97,7 @@ class BulkSink implements Sink {
   private deadLetterError = '';
   private probe: Promise<void> = Promise.resolve();
   private readonly sniffer: Sniffer | undefined;
-  private readonly gzip: GzipPool | undefined;
+  private readonly gzip: GzipCodec | undefined;
   /**
    * Buffers of bodies already compressed, or (compression none) already handed to the operating system, written into
    * again by the next ones: a new ~550 KiB body per request stayed allocated until V8's next scavenge (~15 MiB of
@@ -104,7 +107,11 @@ class BulkSink implements Sink {
 
   constructor(private readonly opts: SinkOptions) {
     // One stream per request under way is kept; more than 16 at once (batch.concurrency allows 64) make their own.
-    if (opts.compression === 'gzip') this.gzip = new GzipPool(opts.gzipLevel ?? 1, 16);
+    if (opts.compression === 'gzip') {
+      this.gzip = createGzipCodec(opts.gzipLevel ?? 1, 16);
+      const why = libdeflateError();
+      if (why !== undefined) opts.logger.debug({ reason: why }, 'gzip with node:zlib: the libdeflate binding did not load');
+    }
     const tls = readTls(opts.tls);
     this.endpoints = new Endpoints(opts.urls, { auth: opts.auth, tls, requestTimeoutMs: opts.requestTimeoutMs, deadBackoff: opts.backoff });
     if (opts.sniff) this.sniffer = new Sniffer(this.endpoints, opts.sniff.intervalMs, opts.logger);
@@ -122,6 +129,10 @@ class BulkSink implements Sink {
       },
     });
     this.path = `/${encodeURIComponent(opts.index)}/_bulk?filter_path=${BULK_FILTER_PATH}`;
+  }
+
+  get compression(): string {
+    return this.gzip ? `gzip (${this.gzip.name})` : 'none';
   }
 
   /** Learns and logs which engine answers; the bulk path does not depend on it, so failure only logs. */
