@@ -2,7 +2,9 @@
 // native/), level 1, on bodies the shipper builds (makeEncoder + bulkBody over the drain benchmark's kind of line,
 // ~512 KiB each as batch.max_bytes makes them), two calls in flight as with two requests under way. CPU is the
 // process's (the libuv pool's threads included); the two codecs alternate round by round.
-// Usage: npm run build && node bench/ship-gzip.mjs [--bodies N] [--rounds N]
+// --file PATH: the bodies are the first N 512 KiB pieces of that file instead (the parsers benchmark's files, say).
+// Usage: npm run build && node bench/ship-gzip.mjs [--bodies N] [--rounds N] [--file PATH]
+import { closeSync, openSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 
@@ -24,6 +26,8 @@ if (!binding) {
   process.exit(2);
 }
 
+const fileAt = process.argv.indexOf('--file');
+const file = fileAt > 0 ? process.argv[fileAt + 1] : undefined;
 // The drain benchmark's lines (bench/ship.mjs), encoded as the shipper encodes them, cut into ~512 KiB bodies.
 const encode = makeEncoder({ hostName: 'bench-host', agentVersion: '0.1.0' });
 const levels = ['INFO', 'WARN', 'DEBUG', 'ERROR'];
@@ -31,7 +35,16 @@ const bodies = [];
 let docs = [];
 let size = 0;
 let offset = 0;
-for (let i = 0; bodies.length < BODIES; i++) {
+if (file) {
+  const fd = openSync(file, 'r');
+  for (let i = 0; i < BODIES; i++) {
+    const piece = Buffer.allocUnsafe(BODY_BYTES);
+    if (readSync(fd, piece, 0, BODY_BYTES, i * BODY_BYTES) < BODY_BYTES) break;
+    bodies.push(piece);
+  }
+  closeSync(fd);
+}
+for (let i = 0; bodies.length < BODIES && !file; i++) {
   const ts = new Date(Date.UTC(2026, 0, 1) + i * 7).toISOString();
   const text = `${ts} ${levels[i % 4].padEnd(5)} [http-nio-8080-exec-${i % 16}] c.e.orders.OrderService - order ${i} processed in ${i % 997}ms customer=${(i * 7919) % 100000} items=${i % 7} status=OK`;
   const next = offset + Buffer.byteLength(text) + 1;
@@ -72,12 +85,12 @@ for (let round = 0; round < ROUNDS; round++) {
 }
 const range = (xs, d = 2) => `${Math.min(...xs).toFixed(d)}–${Math.max(...xs).toFixed(d)}`;
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
-console.log(`\ngzip level 1 of ${bodies.length} _bulk bodies (${mib.toFixed(0)} MiB, ~${(BODY_BYTES / 1024).toFixed(0)} KiB each), ${ROUNDS} rounds, Node ${process.version}\n`);
+console.log(`\ngzip level 1 of ${bodies.length} ${file ? `pieces of ${file}` : '_bulk bodies'} (${mib.toFixed(0)} MiB, ~${(BODY_BYTES / 1024).toFixed(0)} KiB each), ${ROUNDS} rounds, Node ${process.version}\n`);
 console.log('codec                  CPU ms per MiB (range)   mean   ratio');
 for (const [name, rs] of Object.entries(results)) {
   const label = name === 'zlib' ? `zlib ${process.versions.zlib}` : `libdeflate ${binding.version}`;
   console.log(`${label.padEnd(22)} ${range(rs.map((r) => r.ms_per_mib)).padEnd(24)} ${mean(rs.map((r) => r.ms_per_mib)).toFixed(2).padStart(5)}   ${rs[0].ratio.toFixed(2)}`);
 }
 const summary = Object.fromEntries(Object.entries(results).map(([k, rs]) => [k, { ms_per_mib: +mean(rs.map((r) => r.ms_per_mib)).toFixed(3), ratio: +rs[0].ratio.toFixed(2) }]));
-console.log(JSON.stringify({ bench: 'ship-gzip', node: process.version, mib: +mib.toFixed(1), rounds: ROUNDS, ...summary }));
+console.log(JSON.stringify({ bench: 'ship-gzip', node: process.version, file, mib: +mib.toFixed(1), rounds: ROUNDS, ...summary }));
 for (const c of Object.values(codecs)) c.close();
