@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { detectEngine } from '../../../src/ship/output/flavor';
 import { setup } from '../../../src/ship/output/setup';
+import { loadLibdeflate } from '../../../src/ship/output/libdeflate';
 import { createSink, type Sink } from '../../../src/ship/output/sink';
 import { countDocs, deleteDataStreamOrIndex, describeWithEngine, getById, uniqueName, useEngine } from '../../support/engine';
 import { startFaultProxy, type FaultProxy } from '../../support/fault-proxy';
@@ -67,9 +68,21 @@ describeWithEngine('sink and setup against the real engine', () => {
     expect(props.message.type).toBe('text');
   });
 
-  it('stores documents that can be fetched by _id with the source sent', async () => {
+  it.each([
+    ['libdeflate when its binding is built', undefined],
+    ['node:zlib (SIDEKICK_NATIVE=off)', 'off'],
+  ])('stores documents that can be fetched by _id with the source sent, gzipped by %s', async (_, native) => {
     const index = await freshStream();
-    const sink = await sinkFor(sinkOptions([engine.url], { index }));
+    const before = process.env.SIDEKICK_NATIVE;
+    if (native !== undefined) process.env.SIDEKICK_NATIVE = native;
+    let sink: Sink;
+    try {
+      sink = await sinkFor(sinkOptions([engine.url], { index }));
+    } finally {
+      if (before === undefined) delete process.env.SIDEKICK_NATIVE;
+      else process.env.SIDEKICK_NATIVE = before;
+    }
+    expect(sink.compression).toMatch(native === undefined && loadLibdeflate() ? /^gzip \(libdeflate \d/ : /^gzip \(zlib \d/);
     const docs = makeDocs(100);
     expect(await sink.send(docs)).toEqual(docs.map(() => 'created'));
     expect(await countDocs(index)).toBe(100);
