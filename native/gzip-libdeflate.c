@@ -8,7 +8,9 @@
 //   open(level: 1..12) -> handle          a compressor and its output scratch; freed when the handle is collected
 //   gzip(handle, input: Buffer) -> Promise<Buffer>
 //                                          one complete gzip member (RFC 1952) of input, made on libuv's thread pool;
-//                                          one call at a time per handle (the caller keeps a pool of handles)
+//                                          one call at a time per handle (the caller keeps a pool of handles). The
+//                                          input is read in place until the promise settles: it must not be written,
+//                                          and its ArrayBuffer not transferred or detached, before then.
 //   version: string                        libdeflate's version
 #include <libdeflate.h>
 #include <node_api.h>
@@ -22,6 +24,13 @@ typedef struct {
   int busy;
 } Codec;
 
+/** Marks the externals open() makes, so that gzip() refuses an external of another addon (Node-API 8). */
+static const napi_type_tag CODEC_TAG = {0x5d1c3e0a7b9f4c21ULL, 0x8e6a2d4f1b3c5a79ULL};
+/** A scratch output larger than this is freed after its call (a one-off huge body does not stay allocated). */
+#define KEEP_OUT_MAX (4u << 20)
+
+enum Failure { OK = 0, NO_MEMORY, NO_ROOM };
+
 typedef struct {
   Codec *codec;
   /** The handle and the input, held until the work is done (the compressor must not be freed under it). */
@@ -30,7 +39,7 @@ typedef struct {
   const unsigned char *in;
   size_t in_len;
   size_t out_len;
-  int failed;
+  enum Failure failed;
   napi_deferred deferred;
   napi_async_work work;
 } Job;
@@ -68,7 +77,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     return NULL;
   }
   napi_value handle;
-  if (napi_create_external(env, c, codec_free, NULL, &handle) != napi_ok) {
+  if (napi_create_external(env, c, codec_free, NULL, &handle) != napi_ok || napi_type_tag_object(env, handle, &CODEC_TAG) != napi_ok) {
     codec_free(env, c, NULL);
     napi_throw_error(env, NULL, "libdeflate binding: napi_create_external failed");
     return NULL;
@@ -85,28 +94,38 @@ static void job_execute(napi_env env, void *data) {
   if (bound > c->out_cap) {
     unsigned char *bigger = realloc(c->out, bound);
     if (bigger == NULL) {
-      j->failed = 1;
+      j->failed = NO_MEMORY;
       return;
     }
     c->out = bigger;
     c->out_cap = bound;
   }
   j->out_len = libdeflate_gzip_compress(c->compressor, j->in, j->in_len, c->out, c->out_cap);
-  if (j->out_len == 0) j->failed = 1;
+  // 0 only when the output does not fit, which the bound rules out.
+  if (j->out_len == 0) j->failed = NO_ROOM;
 }
 
 static void job_complete(napi_env env, napi_status status, void *data) {
   Job *j = data;
   Codec *c = j->codec;
   napi_value result;
-  if (status == napi_ok && !j->failed && napi_create_buffer_copy(env, j->out_len, c->out, NULL, &result) == napi_ok) {
+  const char *why = NULL;
+  if (status != napi_ok) why = "libdeflate: the compression was cancelled";
+  else if (j->failed == NO_MEMORY) why = "libdeflate: out of memory for the output";
+  else if (j->failed == NO_ROOM) why = "libdeflate: the output did not fit its bound";
+  else if (napi_create_buffer_copy(env, j->out_len, c->out, NULL, &result) != napi_ok) why = "libdeflate binding: cannot make the output Buffer";
+  if (why == NULL) {
     napi_resolve_deferred(env, j->deferred, result);
   } else {
     napi_value msg;
-    napi_create_string_utf8(env, j->failed ? "libdeflate: out of memory for the output" : "libdeflate: the compression was cancelled",
-                            NAPI_AUTO_LENGTH, &msg);
+    napi_create_string_utf8(env, why, NAPI_AUTO_LENGTH, &msg);
     napi_create_error(env, NULL, msg, &result);
     napi_reject_deferred(env, j->deferred, result);
+  }
+  if (c->out_cap > KEEP_OUT_MAX) {
+    free(c->out);
+    c->out = NULL;
+    c->out_cap = 0;
   }
   c->busy = 0;
   napi_delete_reference(env, j->handle_ref);
@@ -121,7 +140,9 @@ static napi_value js_gzip(napi_env env, napi_callback_info info) {
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   Codec *c = NULL;
   bool is_buffer = false;
-  if (argc < 2 || napi_get_value_external(env, argv[0], (void **)&c) != napi_ok || c == NULL) {
+  bool tagged = false;
+  if (argc < 2 || napi_check_object_type_tag(env, argv[0], &CODEC_TAG, &tagged) != napi_ok || !tagged ||
+      napi_get_value_external(env, argv[0], (void **)&c) != napi_ok || c == NULL) {
     napi_throw_type_error(env, NULL, "libdeflate gzip: the first argument must be a handle from open()");
     return NULL;
   }
@@ -158,16 +179,27 @@ static napi_value js_gzip(napi_env env, napi_callback_info info) {
     return NULL;
   }
   j->in = in;
-  if (napi_create_promise(env, &j->deferred, &promise) != napi_ok ||
-      napi_create_string_utf8(env, "sidekick:libdeflate-gzip", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+  // The promise is made last: every failure before it throws, and nothing after it can fail.
+  if (napi_create_string_utf8(env, "sidekick:libdeflate-gzip", NAPI_AUTO_LENGTH, &name) != napi_ok ||
       napi_create_async_work(env, NULL, name, job_execute, job_complete, j, &j->work) != napi_ok ||
-      napi_queue_async_work(env, j->work) != napi_ok) {
+      napi_create_promise(env, &j->deferred, &promise) != napi_ok) {
     if (j->work != NULL) napi_delete_async_work(env, j->work);
     napi_delete_reference(env, j->handle_ref);
     napi_delete_reference(env, j->input_ref);
     free(j);
-    napi_throw_error(env, NULL, "libdeflate binding: cannot queue the work");
+    napi_throw_error(env, NULL, "libdeflate binding: cannot set up the work");
     return NULL;
+  }
+  if (napi_queue_async_work(env, j->work) != napi_ok) {
+    napi_value msg, err;
+    napi_create_string_utf8(env, "libdeflate binding: cannot queue the work", NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, NULL, msg, &err);
+    napi_reject_deferred(env, j->deferred, err);
+    napi_delete_async_work(env, j->work);
+    napi_delete_reference(env, j->handle_ref);
+    napi_delete_reference(env, j->input_ref);
+    free(j);
+    return promise;
   }
   c->busy = 1;
   return promise;

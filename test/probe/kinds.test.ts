@@ -69,6 +69,12 @@ describe('http probe', () => {
       else if (req.url === '/stall-body') res.writeHead(200).write('all ok, and then'); // part of a body, then nothing
       else if (req.url === '/stall-503') res.writeHead(503).write('maint'); // a failing status whose body never ends
       else if (req.url === '/loop') res.writeHead(302, { location: '/loop' }).end(); // Consul #2294
+      else if (req.url === '/to-ftp') res.writeHead(302, { location: 'ftp://127.0.0.1/file' }).end();
+      else if (req.url === '/echo') {
+        let body = '';
+        req.on('data', (d: Buffer) => (body += d.toString()));
+        req.on('end', () => res.end(JSON.stringify({ method: req.method, length: req.headers['content-length'] ?? null, body })));
+      }
       else res.writeHead(404).end();
     });
     base = `http://127.0.0.1:${server.port}`;
@@ -149,6 +155,39 @@ describe('http probe', () => {
   it('says "connection refused" on a closed port', async () => {
     const r = await runProbe(http(`http://127.0.0.1:${await closedPort()}/`));
     expect(r).toMatchObject({ ok: false, message: 'connection refused' });
+  });
+
+  it('sends a request body with its length, with GET too (which node:http would send unframed)', async () => {
+    for (const method of ['GET', 'POST']) {
+      const r = await runProbe(http(`${base}/echo`, { method, request_body: '{"q":1}', body: `"method":"${method}","length":"7","body":"\\{\\\\"q\\\\":1\\}"` }));
+      expect([method, r.ok, r.message]).toEqual([method, true, 'status 200, body matched']);
+    }
+  });
+
+  it('does not follow a redirect away from http: and https:', async () => {
+    const r = await runProbe(http(`${base}/to-ftp`, { follow_redirects: 5 }));
+    expect(r).toMatchObject({ ok: false, message: 'redirected to ftp://127.0.0.1/file: only http: and https: URLs can be checked, not ftp:' });
+  });
+
+  it("says in plain words what was wrong with a server's answer", async () => {
+    const s = await tcpServer((sock) =>
+      sock.once('data', (d) => {
+        const path = d.toString().split(' ')[1];
+        if (path === '/close') sock.end(); // closed before any response
+        else if (path === '/garbage') sock.end('SSH-2.0-OpenSSH_9.2\r\n\r\n');
+        else sock.end('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\nnot a chunk\r\n'); // a malformed chunk
+      }),
+    );
+    const at = (path: string, extra: Partial<HttpTarget> = {}) => runProbe(http(`http://127.0.0.1:${s.port}${path}`, extra));
+    expect((await at('/close')).message).toBe('connection closed by the server before the response');
+    expect((await at('/garbage')).message).toBe('invalid HTTP response: Expected HTTP/, RTSP/ or ICE/');
+    expect((await at('/chunk', { body: 'ok' })).message).toBe('invalid HTTP response: Invalid character in chunk size');
+    await s.close();
+  });
+
+  it('refuses a header node:http cannot send, naming it', async () => {
+    const r = await runProbe(http(`${base}/ok`, { headers: { 'x-bad': 'line\nbreak' } }));
+    expect(r).toMatchObject({ ok: false, message: expect.stringContaining('invalid request header "x-bad"') });
   });
 });
 

@@ -2,7 +2,7 @@
 // times are measured. node:http rather than undici: a one-shot check (a HEALTHCHECK, every 10 s) starts a whole
 // process, and loading undici cost ~0.13 CPU-s of each start on Node 24 against ~0.03 for node:http.
 import { lookup } from 'node:dns/promises';
-import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { request as httpRequest, validateHeaderName, validateHeaderValue, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { Detail, HttpTarget, Probe, StatusRange } from '../types';
@@ -33,16 +33,27 @@ export const httpProbe: Probe<HttpTarget> = async (cfg, signal) => {
   }
   try {
     for (let redirects = 0; ; redirects++) {
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+        const where = redirects > 0 ? `redirected to ${redactUrl(url.href)}: ` : '';
+        return result(start, false, `${where}only http: and https: URLs can be checked, not ${url.protocol}`, detail);
+      }
       const phases: Phases = {};
       const certFailure: { message?: string } = {};
       let res: IncomingMessage | undefined;
       let req: ClientRequest | undefined;
+      let requestError: Error | undefined;
       try {
-        phase = 'waiting for the response';
+        phase = 'connecting';
         const headers: Record<string, string> = { 'user-agent': 'sidekick-probe', accept: '*/*', ...cfg.headers };
         if (url.username || url.password) {
           headers.authorization ??= `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`;
         }
+        // node:http frames a body by itself only for methods that usually carry one: a GET with a body needs its length.
+        if (cfg.request_body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-length')) {
+          headers['content-length'] = String(Buffer.byteLength(cfg.request_body));
+        }
+        const invalid = invalidHeader(headers);
+        if (invalid) return result(start, false, invalid, detail);
         const secure = url.protocol === 'https:';
         const port = Number(url.port) || (secure ? 443 : 80);
         const target = url;
@@ -60,14 +71,22 @@ export const httpProbe: Probe<HttpTarget> = async (cfg, signal) => {
             // socket when the callback is called (a function that returns nothing and calls back later).
             createConnection: ((_opts: unknown, done: (err: Error | null, socket?: Socket) => void) => {
               connectWithPhases(target.hostname, port, secure, cfg, start, phases, detail, certFailure, signal).then(
-                (socket) => done(null, socket),
+                (socket) => {
+                  phase = 'waiting for the response';
+                  done(null, socket);
+                },
                 (err: Error) => done(err),
               );
               return undefined;
             }) as unknown as RequestOptions['createConnection'],
           });
           req.once('response', resolve);
-          req.once('error', reject);
+          // Every error of the request is listened to, also those after the response (a malformed chunk while the body
+          // is read), and the first one kept.
+          req.on('error', (err) => {
+            requestError ??= err;
+            reject(err);
+          });
           req.end(cfg.request_body);
         });
         phases.first_byte_ms = elapsed(start);
@@ -104,6 +123,9 @@ export const httpProbe: Probe<HttpTarget> = async (cfg, signal) => {
           if (failure) return result(start, false, `status ${status} but ${failure}`, detail);
         }
         return result(start, true, `status ${status}, body matched`, detail);
+      } catch (err) {
+        // The request's own error says more than the response's "aborted" (a malformed chunk while reading the body).
+        throw requestError ?? err;
       } finally {
         // The connection is this request's alone: closed whatever is left of the body.
         res?.destroy();
@@ -112,10 +134,31 @@ export const httpProbe: Probe<HttpTarget> = async (cfg, signal) => {
     }
   } catch (err) {
     if (signal.aborted) return result(start, false, abortMessage(signal, phase), detail);
-    const cause = (err as { cause?: unknown }).cause;
-    return result(start, false, describeError(cause ?? err, url.hostname), detail);
+    return result(start, false, describeHttpError(err, url.hostname), detail);
   }
 };
+
+/** node:http's own errors in the words the probe uses; socket, DNS and TLS errors as describeError says them. */
+function describeHttpError(err: unknown, host: string): string {
+  const e = err as NodeJS.ErrnoException & { reason?: string };
+  if (typeof e?.code === 'string' && e.code.startsWith('HPE_')) return `invalid HTTP response: ${e.reason ?? e.message}`;
+  if (e?.message === 'socket hang up') return 'connection closed by the server before the response';
+  if (e?.message === 'aborted') return 'connection closed before the body ended';
+  return describeError(err, host);
+}
+
+/** Why a request header cannot be sent (name or value not allowed by node:http, RFC 9110 section 5), or undefined. */
+function invalidHeader(headers: Record<string, string>): string | undefined {
+  for (const [name, value] of Object.entries(headers)) {
+    try {
+      validateHeaderName(name);
+      validateHeaderValue(name, value);
+    } catch (err) {
+      return `invalid request header ${JSON.stringify(name)}: ${(err as Error).message}`;
+    }
+  }
+  return undefined;
+}
 
 async function connectWithPhases(
   hostname: string,
@@ -134,6 +177,8 @@ async function connectWithPhases(
     address = (await lookup(host)).address;
     phases.dns_ms = elapsed(start);
   }
+  // An abort while the name was looked up fires no listener added after it: checked here, before connecting.
+  signal.throwIfAborted();
   phases.address = address;
   return new Promise<Socket>((resolve, reject) => {
     const socket: Socket = secure

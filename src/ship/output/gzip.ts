@@ -10,9 +10,12 @@ import { loadLibdeflate, type LibdeflateBinding, type LibdeflateHandle } from '.
 export interface GzipCodec {
   /** Which library does the work, for logs and the status page: `libdeflate 1.14` or `zlib 1.3.1`. */
   readonly name: string;
-  /** The gzip member of `input` (which must not change until this settles); rejects when the library fails. */
+  /**
+   * The gzip member of `input`; rejects when the library fails. `input` is read in place until this settles: it must
+   * not be written, nor its ArrayBuffer transferred or detached, before then.
+   */
   compress(input: Buffer): Promise<Buffer>;
-  /** Frees the idle compressors. */
+  /** Frees the idle compressors; those of calls still under way are freed when they end, not kept. */
   close(): void;
 }
 
@@ -29,6 +32,7 @@ export function createGzipCodec(level: number, keep: number, env: NodeJS.Process
 export class LibdeflatePool implements GzipCodec {
   readonly name: string;
   private readonly idle: LibdeflateHandle[] = [];
+  private closed = false;
 
   constructor(
     private readonly binding: LibdeflateBinding,
@@ -42,12 +46,13 @@ export class LibdeflatePool implements GzipCodec {
     const handle = this.idle.pop() ?? this.binding.open(this.level);
     // A handle whose call fails is dropped (collected with its compressor); the others serve the next calls.
     const out = await this.binding.gzip(handle, input);
-    if (this.idle.length < this.keep) this.idle.push(handle);
+    if (!this.closed && this.idle.length < this.keep) this.idle.push(handle);
     return out;
   }
 
   close(): void {
     // The compressors are freed when their handles are collected.
+    this.closed = true;
     this.idle.length = 0;
   }
 }
@@ -69,6 +74,7 @@ interface Slot {
 export class GzipPool implements GzipCodec {
   readonly name = `zlib ${process.versions.zlib}`;
   private readonly idle: Slot[] = [];
+  private closed = false;
 
   constructor(
     private readonly level: number,
@@ -96,15 +102,15 @@ export class GzipPool implements GzipCodec {
         const { parts, size } = slot;
         slot.parts = [];
         slot.gz.reset();
-        if (this.idle.length < this.keep) this.idle.push(slot);
+        if (!this.closed && this.idle.length < this.keep) this.idle.push(slot);
         else slot.gz.close();
         resolve(parts.length === 1 ? parts[0] : Buffer.concat(parts, size));
       });
     });
   }
 
-  /** Closes the idle streams. */
   close(): void {
+    this.closed = true;
     for (const slot of this.idle.splice(0)) slot.gz.close();
   }
 

@@ -12,7 +12,10 @@ export interface LibdeflateBinding {
   readonly version: string;
   /** A compressor at `level` (1..12; throws a RangeError outside). */
   open(level: number): LibdeflateHandle;
-  /** One complete gzip member of `input`, made on libuv's thread pool; one call at a time per handle (throws otherwise). */
+  /**
+   * One complete gzip member of `input`, made on libuv's thread pool; one call at a time per handle (throws
+   * otherwise). `input` is read in place until the promise settles: not to be written, transferred or detached before.
+   */
   gzip(handle: LibdeflateHandle, input: Buffer): Promise<Buffer>;
 }
 

@@ -88,6 +88,14 @@ describe.each(codecs)('%s', (name, make) => {
     pool.close();
   });
 
+  maybe('compresses a body larger than the scratch kept between calls (4 MiB), and small ones after it', async () => {
+    const pool = make();
+    for (const input of [randomBytes(6 * 1024 * 1024), body(20), randomBytes(5 * 1024 * 1024), body(3)]) {
+      expect(gunzipSync(await pool.compress(input)).equals(input)).toBe(true);
+    }
+    pool.close();
+  });
+
   maybe('leaves its input as it was, and gives each call its own output (not a view of a scratch buffer reused later)', async () => {
     const pool = make();
     const a = body(500);
