@@ -1,5 +1,5 @@
 // Runs any check once: loads the probe module of its kind on first use (so a one-shot tcp check never loads
-// undici or net-ping) and enforces the timeout through the AbortSignal every probe honours.
+// the http or icmp probe, nor net-ping) and enforces the timeout through the AbortSignal every probe honours.
 import type { Probe, ProbeConfig, ProbeResult, Target } from '../types';
 import { ProbeTimeout } from './common';
 import type { FastConnect } from './tcp-fastpath';
@@ -49,7 +49,7 @@ export async function runProbe(cfg: ProbeConfig, stop?: AbortSignal, controller 
   } catch (err) {
     return probeFailure(err, start);
   }
-  // The timeout starts once the probe's module is loaded: loading undici can take seconds on a loaded machine,
+  // The timeout starts once the probe's module is loaded: loading a module can take seconds on a loaded machine,
   // and that is our start-up, not the target being slow (it said "timed out after 2000 ms" after 211 ms of probing).
   const timer = setTimeout(() => controller.abort(new ProbeTimeout(cfg.timeout)), cfg.timeout);
   const onStop = (): void => controller.abort(stop?.reason);
