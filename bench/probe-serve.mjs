@@ -3,9 +3,12 @@
 // peak RSS (VmHWM). Targets: under 10% of one core and under 120 MiB.
 // For context it also measures the floor: a bare Node process doing nothing but the same number of
 // net.connect + RST closes per second against the same listener, measured the same way.
-// Usage: node bench/probe-serve.mjs [seconds=30] [checks=1000]   (needs `npm run build` first)
+// --http N: then also `serve` with N http checks at 1 s against a local HTTP server (no target; CPU and peak RSS
+// reported), and with PROBE_BASELINE=<other build>/dist/cmd/sidekick-probe.js the same with that build, alternating.
+// Usage: node bench/probe-serve.mjs [seconds=30] [checks=1000] [--http N]   (needs `npm run build` first)
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -13,8 +16,11 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'dist/cmd/sidekick-probe.js');
-const seconds = Number(process.argv[2] ?? 30);
-const n = Number(process.argv[3] ?? 1000);
+const httpAt = process.argv.indexOf('--http');
+const httpChecks = httpAt > 0 ? Number(process.argv[httpAt + 1]) : 0;
+const positional = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && all[i - 1] !== '--http');
+const seconds = Number(positional[0] ?? 30);
+const n = Number(positional[1] ?? 1000);
 const warmup = 5;
 const ticks = 100;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -95,4 +101,31 @@ console.log(`| peak RSS (VmHWM), MiB   | ${String(figures.peak_rss_mib).padStart
 console.log(`| exit status on SIGTERM  | ${String(code).padStart(6)} |      0 |`);
 console.log(`floor for comparison: a bare node process doing ${n} net.connect + RST closes a second uses ${figures.floor_bare_connect_cpu_pct}% of one core, peak RSS ${figures.floor_bare_connect_rss_mib} MiB`);
 console.log(figures.pass ? 'PASS' : 'FAIL');
+
+if (httpChecks > 0) {
+  // The same serve with http checks: what a probe sidecar watching HTTP endpoints costs.
+  let requests = 0;
+  const web = createHttpServer((req, res) => {
+    requests++;
+    res.end('ok');
+  });
+  await new Promise((r) => web.listen(0, '127.0.0.1', r));
+  const httpDir = mkdtempSync(join(tmpdir(), 'probe-serve-bench-http-'));
+  const url = `http://127.0.0.1:${web.address().port}/healthz`;
+  const lines = Array.from({ length: httpChecks }, (_, i) => `  - {name: h${i}, kind: http, url: "${url}", interval: 1s, timeout: 1s}`);
+  writeFileSync(join(httpDir, 'checks.yml'), `http: 127.0.0.1:0\nchecks:\n${lines.join('\n')}\n`);
+  const builds = { this: cli, ...(process.env.PROBE_BASELINE ? { baseline: process.env.PROBE_BASELINE } : {}) };
+  figures.http = {};
+  for (const round of [0, 1]) {
+    for (const [name, build] of Object.entries(builds)) {
+      const before = requests;
+      const r = await measure([build, 'serve', '--config', join(httpDir, 'checks.yml'), '--log-level', 'warn']);
+      const got = { requests_per_s: +((requests - before) / (r.wall + warmup)).toFixed(0), cpu_pct_one_core: +r.cpuPct.toFixed(1), peak_rss_mib: +r.peakRss.toFixed(1) };
+      (figures.http[name] ??= []).push(got);
+      console.log(`http checks, ${name} (${build}), round ${round}: ${got.cpu_pct_one_core}% of one core, peak RSS ${got.peak_rss_mib} MiB, ~${got.requests_per_s} requests/s`);
+    }
+  }
+  web.close();
+  rmSync(httpDir, { recursive: true, force: true });
+}
 console.log(JSON.stringify(figures));
