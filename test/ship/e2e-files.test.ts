@@ -74,6 +74,50 @@ describeWithEngine('sidekick-ship with real files', () => {
     expectExactlyOnce(await allDocs(index), ls);
   });
 
+  test('a file renamed out of the glob while the shipper was down (killed -9 mid-file) is found and read to its end at the next start', async () => {
+    const index = uniqueName('ship-renamed-away');
+    const file = join(dir, 'app.log');
+    const first = lines('first', 0, 60_000);
+    write(file, first);
+    const extra = { memory_budget: '256KiB', batch: { max_docs: 200, max_latency: '100ms', concurrency: 1 } };
+    const killed = startShipper({ dir, esUrl: engine.url, index, paths: [join(dir, '*.log')], extra });
+    await waitForCount(index, 1, 60_000);
+    killed.child.kill('SIGKILL');
+    await killed.exited;
+    // While it is down: the app writes on, then a rotation renames the file to a name the glob does not take.
+    const more = lines('more', 0, 500);
+    write(file, more);
+    renameSync(file, join(dir, 'app.log.1'));
+    const fresh = lines('fresh', 0, 100);
+    write(file, fresh);
+    run = startShipper({ dir, esUrl: engine.url, index, paths: [join(dir, '*.log')], extra });
+    await waitForCount(index, first.length + more.length + fresh.length, 120_000);
+    await waitForLog(run, 'found a file renamed out of the globs while stopped; reading it to its end');
+    // Not matched by the glob: closed once read to its end and quiet, as a file rotated away while followed.
+    await waitForLog(run, 'closed file');
+    const docs = await allDocs(index);
+    expectExactlyOnce(docs, [...first, ...more, ...fresh]);
+    expect(new Set(docs.filter((d) => d.message.startsWith('more')).map((d) => d.path))).toEqual(new Set([join(dir, 'app.log.1')]));
+    expect(run.stderr()).not.toContain('cannot be shipped');
+  });
+
+  test('a followed file deleted while the shipper was down is reported once, naming it', async () => {
+    const index = uniqueName('ship-gone');
+    const file = join(dir, 'app.log');
+    write(file, lines('gone', 0, 200));
+    const first = startShipper({ dir, esUrl: engine.url, index, paths: [join(dir, '*.log')] });
+    await waitForCount(index, 200);
+    expect(await stopShipper(first)).toBe(0);
+    unlinkSync(file);
+    const again = startShipper({ dir, esUrl: engine.url, index, paths: [join(dir, '*.log')], once: true });
+    expect(await again.exited).toBe(0);
+    const warned = again.stderr().split('\n').filter((l) => l.includes('cannot be shipped'));
+    expect(warned.map((l) => (JSON.parse(l) as { path: string; offset: number }).path)).toEqual([file]);
+    const third = startShipper({ dir, esUrl: engine.url, index, paths: [join(dir, '*.log')], once: true });
+    expect(await third.exited).toBe(0);
+    expect(third.stderr()).not.toContain('cannot be shipped');
+  });
+
   test('rotation by rename while writing fast loses nothing, including lines written to the old file after the rename', async () => {
     const index = uniqueName('ship-rename');
     const file = join(dir, 'app.log');

@@ -4,8 +4,9 @@
 // deleted file's inode, when reused, is new content too; another inode whose head matches content that was
 // truncated away (copytruncate) continues that content's key and position.
 import { watch, type FSWatcher } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { open, readdir, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import picomatch from 'picomatch';
 import { glob, isDynamicPattern } from 'tinyglobby';
 import type { Logger } from '../../common/log';
 import type { FileSink } from '../parsers/chain';
@@ -13,6 +14,9 @@ import type { FileIdentity, Line } from '../types';
 import { birthTime, contentKey, FINGERPRINT_BYTES, fingerprintOf, keyHead, mintKey, readHead, type Fingerprint } from './identity';
 import type { FileRegistry } from './registry';
 import { Tailer, type TailOptions } from './tail';
+
+/** At most this many entries of a directory are looked at for a file renamed away while the shipper was stopped. */
+const RENAMED_SEARCH_LIMIT = 10_000;
 
 /**
  * A copy is recognised by at least this many identical head bytes: a shorter head (a tiny file) is too
@@ -198,12 +202,86 @@ export class Input {
         this.logger.warn({ path: f.path, err: String(err) }, 'cannot open file');
       });
     }
+    if (this.firstScan) await this.resumeRenamedAway(seen);
     for (const [key, at] of this.truncatedAt) if (Date.now() - at > this.opts.deferMs) this.truncatedAt.delete(key);
     const inUse = new Set([...this.tailers.values()].map((t) => t.key));
     const forgotten = this.registry.cleanup(this.opts.forgetAfterMs, inUse);
     for (const key of forgotten) this.sink.forget(key);
     if (forgotten.length > 0) this.logger.debug({ keys: forgotten }, 'forgot files not seen for long');
     this.firstScan = false;
+  }
+
+  /**
+   * At start-up, content known to the registry with lines not yet shipped whose file is no longer where it was
+   * (renamed out of the globs while the shipper was stopped: `app.log` to `app.log.1` by a rotation, say) is found
+   * again in the same directory by device and inode and read to its end under its old key, then closed as any file
+   * rotated away is. Content whose file was deleted, or moved to another directory, is reported (its lines are lost).
+   * The file must still be that content: same birth time and head, at least as long as what was shipped of it.
+   */
+  private async resumeRenamedAway(seen: Set<string>): Promise<void> {
+    const inUse = new Set([...this.tailers.values()].map((t) => t.key));
+    const missing = [...this.registry.all()].filter((e) => !e.deleted && !e.detached && !inUse.has(e.key) && !seen.has(`${e.dev}:${e.ino}`));
+    if (missing.length === 0) return;
+    const byDir = new Map<string, typeof missing>();
+    for (const e of missing) {
+      try {
+        const st = await stat(e.path);
+        // Still in place: the globs no longer take it (a configuration change), which is not ours to undo.
+        if (st.dev === e.dev && st.ino === e.ino) continue;
+      } catch {
+        // gone from its path: looked for below
+      }
+      const dir = dirname(e.path);
+      byDir.set(dir, [...(byDir.get(dir) ?? []), e]);
+    }
+    for (const [dir, entries] of byDir) {
+      let names: string[];
+      try {
+        names = (await readdir(dir)).slice(0, RENAMED_SEARCH_LIMIT);
+      } catch {
+        names = [];
+      }
+      const wanted = new Map(entries.map((e) => [`${e.dev}:${e.ino}`, e]));
+      for (const name of names) {
+        if (wanted.size === 0 || this.stopped) break;
+        const path = join(dir, name);
+        let st;
+        try {
+          st = await stat(path);
+        } catch {
+          continue;
+        }
+        const e = wanted.get(`${st.dev}:${st.ino}`);
+        if (!e || !st.isFile()) continue;
+        wanted.delete(`${st.dev}:${st.ino}`);
+        if (st.size <= e.offset) continue; // shipped to its end before it was renamed
+        this.logger.info({ path, from: e.path, key: e.key, offset: e.offset, size: st.size }, 'found a file renamed out of the globs while stopped; reading it to its end');
+        const before = this.tailers.size;
+        await this.openFile(path, this.sourceOf(e.path)).catch((err: unknown) => {
+          if (this.opts.once) this.failures++;
+          this.logger.warn({ path, err: String(err) }, 'cannot open file');
+        });
+        // Not matched by the globs: closed once read to its end and quiet, as a file rotated away while followed.
+        if (this.tailers.size > before) for (const t of this.tailers.values()) if (t.key === e.key) t.orphan = true;
+      }
+      for (const e of wanted.values()) {
+        // Not to be looked for again: its inode, if it was deleted, may be handed to other content.
+        this.registry.update(e.key, { deleted: true });
+        if (e.closedAtEnd) continue; // read to its end before it went: nothing was left of it
+        this.logger.warn(
+          { path: e.path, key: e.key, offset: e.offset },
+          'a file that was being followed is gone from its path and not found in its directory (deleted, or moved elsewhere while stopped): lines written to it past offset, if any, cannot be shipped',
+        );
+      }
+    }
+  }
+
+  /** The input whose globs take `path` (the first, as in a scan); the first input when none does any more. */
+  private sourceOf(path: string): number {
+    const sources = this.opts.sources;
+    if (!sources || sources.length < 2) return 0;
+    const found = sources.findIndex((s) => picomatch(s.globs.map((g) => resolve(g)), { dot: true })(path));
+    return found < 0 ? 0 : found;
   }
 
   private async openFile(path: string, source: number): Promise<void> {
@@ -224,6 +302,7 @@ export class Input {
       // A key made for new content must be on disk before any of its lines can be stored under it: after a
       // crash the content is then found again under the same key, and its replayed lines are 409s, not copies.
       if (made) await this.registry.save();
+      if (this.registry.get(key)?.closedAtEnd) this.registry.update(key, { closedAtEnd: undefined });
       let failed = false;
       const sink: FileSink = this.opts.sources?.[source].open() ?? { line: (l) => this.sink.line(l), consumed: (k, p) => this.sink.consumed(k, p), closed: () => undefined };
       const tailer = new Tailer(fh, file, path, start, st.size, fp, this.opts, {
@@ -243,7 +322,7 @@ export class Input {
         closed: (t) => {
           // Read to its end (not stopped, not failed): what parsers still hold is complete and is passed on.
           sink.closed(!failed && !this.stopped);
-          this.closed(id, t);
+          this.closed(id, t, !failed && !this.stopped && !this.opts.once);
         },
       });
       handedOver = true;
@@ -357,11 +436,12 @@ export class Input {
     return file;
   }
 
-  private closed(id: string, t: Tailer): void {
+  /** A tailer closed; `atEnd`: because its file was rotated away or deleted and read to its end (not a stop). */
+  private closed(id: string, t: Tailer, atEnd: boolean): void {
     if (this.tailers.get(id) === t) this.tailers.delete(id);
     if (this.opts.once) this.readToEnd.add(id);
     // A deleted file's inode may be handed to a new file, even one with the same bytes: that is other content.
-    this.registry.update(t.key, { seen: Date.now(), ...(t.deleted ? { deleted: true } : {}) });
+    this.registry.update(t.key, { seen: Date.now(), ...(t.deleted ? { deleted: true } : {}), ...(atEnd ? { closedAtEnd: true } : {}) });
     if (t.partial) this.partials.push({ path: t.path, size: t.pos, partial_offset: t.partial.offset, partial_bytes: t.partial.bytes });
     if (!this.opts.once && !this.stopped) this.logger.info({ path: t.path, key: t.key, offset: t.pos }, 'closed file');
   }

@@ -31,6 +31,11 @@ export interface FileState {
   detached?: boolean;
   /** The file was deleted (seen with no link left): its inode, when reused, holds other content. */
   deleted?: boolean;
+  /**
+   * The file was read to its end and closed because it was rotated away or deleted and then stayed quiet: nothing
+   * was left to read of it then. Cleared when it is opened again.
+   */
+  closedAtEnd?: boolean;
   /** Last time (ms since epoch) the file was open or seen by a scan. */
   seen: number;
   /** Where parsers passed events on by time, ahead of offset (see parsers/chain.ts): replayed on a re-read. */
