@@ -1,6 +1,6 @@
 // End-to-end: the built sidekick-ship against the real engine, with real files that grow, rotate,
 // shrink and disappear. Each test asserts that every written line is stored exactly once.
-import { appendFileSync, closeSync, copyFileSync, openSync, renameSync, rmSync, truncateSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, copyFileSync, mkdirSync, openSync, renameSync, rmSync, truncateSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describeWithEngine, esRequest, uniqueName, useEngine } from '../support/engine';
@@ -116,6 +116,32 @@ describeWithEngine('sidekick-ship with real files', () => {
     const third = startShipper({ dir, esUrl: engine.url, index, paths: [join(dir, '*.log')], once: true });
     expect(await third.exited).toBe(0);
     expect(third.stderr()).not.toContain('cannot be shipped');
+  });
+
+  test('at start-up only the very content is resumed: not a renamed file rewritten since, nor one the globs no longer take', async () => {
+    const index = uniqueName('ship-renamed-other');
+    const keep = join(dir, 'keep');
+    const dropped = join(dir, 'dropped');
+    for (const d of [keep, dropped]) mkdirSync(d);
+    write(join(keep, 'app.log'), lines('kept', 0, 50));
+    write(join(dropped, 'old.log'), lines('old', 0, 50));
+    const first = startShipper({ dir, esUrl: engine.url, index, paths: [join(keep, '*.log'), join(dropped, '*.log')], once: true });
+    expect(await first.exited).toBe(0);
+    // While stopped: keep/app.log is renamed away and then rewritten in place (same inode, other content);
+    // dropped/old.log is rotated with a line more, but the next run no longer takes dropped/.
+    renameSync(join(keep, 'app.log'), join(keep, 'app.log.1'));
+    writeFileSync(join(keep, 'app.log.1'), lines('other content', 0, 80).map((l) => l + '\n').join(''));
+    write(join(dropped, 'old.log'), ['old one more']);
+    renameSync(join(dropped, 'old.log'), join(dropped, 'old.log.1'));
+    const second = startShipper({ dir, esUrl: engine.url, index, paths: [join(keep, '*.log')], once: true });
+    expect(await second.exited).toBe(0);
+    const docs = await allDocs(index);
+    expect(docs.filter((d) => d.message.startsWith('other content'))).toEqual([]);
+    expect(docs.filter((d) => d.message === 'old one more')).toEqual([]);
+    expect(docs).toHaveLength(100);
+    const warned = second.stderr().split('\n').filter((l) => l.includes('cannot be shipped'));
+    expect(warned.map((l) => (JSON.parse(l) as { msg: string; path: string }).path)).toEqual([join(keep, 'app.log')]);
+    expect(warned[0]).toContain('its inode now holds another file');
   });
 
   test('rotation by rename while writing fast loses nothing, including lines written to the old file after the rename', async () => {

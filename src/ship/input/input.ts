@@ -5,14 +5,14 @@
 // truncated away (copytruncate) continues that content's key and position.
 import { watch, type FSWatcher } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import picomatch from 'picomatch';
 import { glob, isDynamicPattern } from 'tinyglobby';
 import type { Logger } from '../../common/log';
 import type { FileSink } from '../parsers/chain';
 import type { FileIdentity, Line } from '../types';
 import { birthTime, contentKey, FINGERPRINT_BYTES, fingerprintOf, keyHead, mintKey, readHead, type Fingerprint } from './identity';
-import type { FileRegistry } from './registry';
+import type { FileRegistry, FileState } from './registry';
 import { Tailer, type TailOptions } from './tail';
 
 /** At most this many entries of a directory are looked at for a file renamed away while the shipper was stopped. */
@@ -212,22 +212,24 @@ export class Input {
   }
 
   /**
-   * At start-up, content known to the registry with lines not yet shipped whose file is no longer where it was
-   * (renamed out of the globs while the shipper was stopped: `app.log` to `app.log.1` by a rotation, say) is found
-   * again in the same directory by device and inode and read to its end under its old key, then closed as any file
-   * rotated away is. Content whose file was deleted, or moved to another directory, is reported (its lines are lost).
-   * The file must still be that content: same birth time and head, at least as long as what was shipped of it.
+   * At start-up, content known to the registry whose file is no longer where it was (renamed out of the globs while
+   * the shipper was stopped: `app.log` to `app.log.1` by a rotation, say) is found again in the same directory by
+   * device and inode and read to its end under its key, then closed as any file rotated away is. Only content
+   * whose old path the globs still take is looked for (a configuration change is not ours to undo), and only that
+   * very content is opened: same inode, birth time and head, at least as long as what was shipped (identify()).
+   * Content not found, when the whole directory was searched, is reported once if lines of it may be unshipped.
    */
   private async resumeRenamedAway(seen: Set<string>): Promise<void> {
     const inUse = new Set([...this.tailers.values()].map((t) => t.key));
-    const missing = [...this.registry.all()].filter((e) => !e.deleted && !e.detached && !inUse.has(e.key) && !seen.has(`${e.dev}:${e.ino}`));
-    if (missing.length === 0) return;
+    const globbed = picomatch(this.opts.globs.map((g) => resolve(g)), { dot: true });
+    const missing = [...this.registry.all()].filter(
+      (e) => !e.deleted && !e.detached && !e.goneReported && !inUse.has(e.key) && !seen.has(`${e.dev}:${e.ino}`) && globbed(e.path),
+    );
     const byDir = new Map<string, typeof missing>();
     for (const e of missing) {
       try {
         const st = await stat(e.path);
-        // Still in place: the globs no longer take it (a configuration change), which is not ours to undo.
-        if (st.dev === e.dev && st.ino === e.ino) continue;
+        if (st.dev === e.dev && st.ino === e.ino) continue; // still in place, opened or failing through the scan
       } catch {
         // gone from its path: looked for below
       }
@@ -235,14 +237,21 @@ export class Input {
       byDir.set(dir, [...(byDir.get(dir) ?? []), e]);
     }
     for (const [dir, entries] of byDir) {
+      if (this.stopped) return;
       let names: string[];
       try {
-        names = (await readdir(dir)).slice(0, RENAMED_SEARCH_LIMIT);
-      } catch {
-        names = [];
+        names = await readdir(dir);
+      } catch (err) {
+        this.logger.warn({ dir, err: String(err) }, 'cannot list the directory of files that were being followed; files renamed there while stopped are not looked for');
+        continue;
       }
+      // Likely names first (app.log.1, app.log-20261201 for app.log), then the others up to the limit.
+      const stems = entries.map((e) => basename(e.path));
+      const likely = names.filter((n) => stems.some((stem) => n.startsWith(stem)));
+      const order = [...likely, ...names.filter((n) => !likely.includes(n))];
+      const searched = order.slice(0, RENAMED_SEARCH_LIMIT);
       const wanted = new Map(entries.map((e) => [`${e.dev}:${e.ino}`, e]));
-      for (const name of names) {
+      for (const name of searched) {
         if (wanted.size === 0 || this.stopped) break;
         const path = join(dir, name);
         let st;
@@ -254,29 +263,38 @@ export class Input {
         const e = wanted.get(`${st.dev}:${st.ino}`);
         if (!e || !st.isFile()) continue;
         wanted.delete(`${st.dev}:${st.ino}`);
-        if (st.size <= e.offset) continue; // shipped to its end before it was renamed
-        this.logger.info({ path, from: e.path, key: e.key, offset: e.offset, size: st.size }, 'found a file renamed out of the globs while stopped; reading it to its end');
-        const before = this.tailers.size;
-        await this.openFile(path, this.sourceOf(e.path)).catch((err: unknown) => {
+        const opened = await this.openFile(path, this.sourceOf(e.path), e.key).catch((err: unknown) => {
           if (this.opts.once) this.failures++;
           this.logger.warn({ path, err: String(err) }, 'cannot open file');
+          return 'failed' as const;
         });
-        // Not matched by the globs: closed once read to its end and quiet, as a file rotated away while followed.
-        if (this.tailers.size > before) for (const t of this.tailers.values()) if (t.key === e.key) t.orphan = true;
+        if (opened === 'opened') {
+          this.logger.info({ path, from: e.path, key: e.key, offset: e.offset, size: st.size }, 'found a file renamed out of the globs while stopped; reading it to its end');
+          // Not matched by the globs: closed once read to its end and quiet, as a file rotated away while followed.
+          for (const t of this.tailers.values()) if (t.key === e.key) t.orphan = true;
+        } else if (opened === 'rejected') {
+          // Its inode now holds other content: the file was deleted and the inode handed to another.
+          this.reportGone(e, 'its inode now holds another file');
+        }
       }
-      for (const e of wanted.values()) {
-        // Not to be looked for again: its inode, if it was deleted, may be handed to other content.
-        this.registry.update(e.key, { deleted: true });
-        if (e.closedAtEnd) continue; // read to its end before it went: nothing was left of it
-        this.logger.warn(
-          { path: e.path, key: e.key, offset: e.offset },
-          'a file that was being followed is gone from its path and not found in its directory (deleted, or moved elsewhere while stopped): lines written to it past offset, if any, cannot be shipped',
-        );
+      if (this.stopped) return;
+      if (searched.length < order.length && wanted.size > 0) {
+        this.logger.warn({ dir, searched: searched.length, entries: order.length }, 'directory too large to look through for files renamed while stopped: not all were looked for');
+        continue;
       }
+      for (const e of wanted.values()) this.reportGone(e, 'not found in its directory (deleted, or moved elsewhere while stopped)');
     }
   }
 
-  /** The input whose globs take `path` (the first, as in a scan); the first input when none does any more. */
+  /** Content whose file is gone: reported once, when lines of it may be unshipped (it was open, or not read to its settled end). */
+  private reportGone(e: FileState, why: string): void {
+    const unshipped = e.following === true || (e.closedAt !== undefined && e.offset < e.closedAt);
+    this.registry.update(e.key, { goneReported: true, following: undefined, ...(e.btime === undefined ? { deleted: true } : {}) });
+    if (!unshipped) return;
+    this.logger.warn({ path: e.path, key: e.key, offset: e.offset }, `a file that was being followed is gone from its path, ${why}: lines written to it past offset, if any, cannot be shipped`);
+  }
+
+  /** The input whose globs take `path` (the first, as in a scan). */
   private sourceOf(path: string): number {
     const sources = this.opts.sources;
     if (!sources || sources.length < 2) return 0;
@@ -284,7 +302,11 @@ export class Input {
     return found < 0 ? 0 : found;
   }
 
-  private async openFile(path: string, source: number): Promise<void> {
+  /**
+   * Opens a file and starts its tailer. With `only`, the file is opened only if it holds that key's content (the same
+   * inode, birth time and head, at least as long as what was shipped): anything else is 'rejected', untouched.
+   */
+  private async openFile(path: string, source: number, only?: string): Promise<'opened' | 'deferred' | 'rejected'> {
     const fh = await open(path, 'r');
     let handedOver = false;
     try {
@@ -292,17 +314,18 @@ export class Input {
       const st = { dev: Number(big.dev), ino: Number(big.ino), size: Number(big.size) };
       const btime = birthTime(big);
       const id = `${st.dev}:${st.ino}`;
-      if (this.tailers.has(id)) return; // opened under another name in this scan
+      if (this.tailers.has(id)) return 'deferred'; // opened under another name in this scan
       const head = await readHead(fh, Math.min(st.size, FINGERPRINT_BYTES));
       const file: FileIdentity = { key: '', dev: st.dev, ino: st.ino, ...(btime !== undefined ? { btime } : {}) };
+      if (only !== undefined && !this.holds(only, file, st.size, head)) return 'rejected';
       const decision = this.identify(path, file, st.size, head);
-      if (decision === 'defer') return;
+      if (decision === 'defer') return 'deferred';
       const { key, start, fp, made } = decision;
       file.key = key;
       // A key made for new content must be on disk before any of its lines can be stored under it: after a
       // crash the content is then found again under the same key, and its replayed lines are 409s, not copies.
       if (made) await this.registry.save();
-      if (this.registry.get(key)?.closedAtEnd) this.registry.update(key, { closedAtEnd: undefined });
+      if (key !== '') this.registry.update(key, { following: true, closedAt: undefined, goneReported: undefined });
       let failed = false;
       const sink: FileSink = this.opts.sources?.[source].open() ?? { line: (l) => this.sink.line(l), consumed: (k, p) => this.sink.consumed(k, p), closed: () => undefined };
       const tailer = new Tailer(fh, file, path, start, st.size, fp, this.opts, {
@@ -322,15 +345,25 @@ export class Input {
         closed: (t) => {
           // Read to its end (not stopped, not failed): what parsers still hold is complete and is passed on.
           sink.closed(!failed && !this.stopped);
-          this.closed(id, t, !failed && !this.stopped && !this.opts.once);
+          this.closed(id, t, !failed && !this.stopped && (t.orphan || t.deleted));
         },
       });
       handedOver = true;
       this.tailers.set(id, tailer);
       this.logger.info({ path, key: key || undefined, offset: start, size: st.size }, 'following file');
+      return 'opened';
     } finally {
       if (!handedOver) await fh.close();
     }
+  }
+
+  /** Whether the file holds the content of registry entry `key` (identify()'s rule for a file known by inode). */
+  private holds(key: string, file: FileIdentity, size: number, head: Buffer): boolean {
+    const e = this.registry.get(key);
+    if (!e || e.dev !== file.dev || e.ino !== file.ino || e.detached || e.deleted) return false;
+    const recycled = e.btime !== undefined && file.btime !== undefined && e.btime !== file.btime;
+    const sameHead = e.fpLen <= head.length && fingerprintOf(head, e.fpLen).hash === e.fp;
+    return !recycled && sameHead && size >= e.offset;
   }
 
   /**
@@ -441,7 +474,7 @@ export class Input {
     if (this.tailers.get(id) === t) this.tailers.delete(id);
     if (this.opts.once) this.readToEnd.add(id);
     // A deleted file's inode may be handed to a new file, even one with the same bytes: that is other content.
-    this.registry.update(t.key, { seen: Date.now(), ...(t.deleted ? { deleted: true } : {}), ...(atEnd ? { closedAtEnd: true } : {}) });
+    this.registry.update(t.key, { seen: Date.now(), ...(t.deleted ? { deleted: true } : {}), ...(atEnd ? { following: undefined, closedAt: t.pos } : {}) });
     if (t.partial) this.partials.push({ path: t.path, size: t.pos, partial_offset: t.partial.offset, partial_bytes: t.partial.bytes });
     if (!this.opts.once && !this.stopped) this.logger.info({ path: t.path, key: t.key, offset: t.pos }, 'closed file');
   }

@@ -31,11 +31,15 @@ export interface FileState {
   detached?: boolean;
   /** The file was deleted (seen with no link left): its inode, when reused, holds other content. */
   deleted?: boolean;
+  /** A tailer has the file open (set when opened, removed when it closes at the end of a rotated-away file). */
+  following?: boolean;
   /**
-   * The file was read to its end and closed because it was rotated away or deleted and then stayed quiet: nothing
-   * was left to read of it then. Cleared when it is opened again.
+   * Where reading ended when the file was closed at its end, rotated away or deleted and quiet: once offset reaches it,
+   * nothing of the file was left unshipped.
    */
-  closedAtEnd?: boolean;
+  closedAt?: number;
+  /** The file was not found at start-up (deleted, or moved elsewhere while stopped) and that was said: not again. */
+  goneReported?: boolean;
   /** Last time (ms since epoch) the file was open or seen by a scan. */
   seen: number;
   /** Where parsers passed events on by time, ahead of offset (see parsers/chain.ts): replayed on a re-read. */
