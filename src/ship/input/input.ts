@@ -222,8 +222,10 @@ export class Input {
   private async resumeRenamedAway(seen: Set<string>): Promise<void> {
     const inUse = new Set([...this.tailers.values()].map((t) => t.key));
     const globbed = picomatch(this.opts.globs.map((g) => resolve(g)), { dot: true });
+    // Content closed at its end (rotated away and quiet) with everything read settled has nothing left to look for.
+    const done = (e: FileState): boolean => !e.following && e.closedAt !== undefined && e.offset >= e.closedAt;
     const missing = [...this.registry.all()].filter(
-      (e) => !e.deleted && !e.detached && !e.goneReported && !inUse.has(e.key) && !seen.has(`${e.dev}:${e.ino}`) && globbed(e.path),
+      (e) => !e.deleted && !e.detached && !e.goneReported && !done(e) && !inUse.has(e.key) && !seen.has(`${e.dev}:${e.ino}`) && globbed(e.path),
     );
     const byDir = new Map<string, typeof missing>();
     for (const e of missing) {
@@ -279,7 +281,8 @@ export class Input {
       }
       if (this.stopped) return;
       if (searched.length < order.length && wanted.size > 0) {
-        this.logger.warn({ dir, searched: searched.length, entries: order.length }, 'directory too large to look through for files renamed while stopped: not all were looked for');
+        const open = [...wanted.values()].filter((e) => e.following).map((e) => e.path);
+        if (open.length > 0) this.logger.warn({ dir, searched: searched.length, entries: order.length, paths: open }, 'directory too large to look through for files renamed while stopped: these were not found among the entries looked at');
         continue;
       }
       for (const e of wanted.values()) this.reportGone(e, 'not found in its directory (deleted, or moved elsewhere while stopped)');
