@@ -8,7 +8,7 @@ import { loadLibdeflate, type LibdeflateBinding, type LibdeflateHandle } from '.
 
 /** What compresses _bulk bodies: each call gives one complete gzip member (RFC 1952) of its input. */
 export interface GzipCodec {
-  /** Which library does the work, for logs and the status page: `libdeflate 1.14` or `zlib 1.3.1`. */
+  /** Which library does the work, for the start-up log: `libdeflate 1.14` or `zlib 1.3.1`. */
   readonly name: string;
   /**
    * The gzip member of `input`; rejects when the library fails. `input` is read in place until this settles: it must
