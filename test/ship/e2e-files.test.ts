@@ -1,6 +1,6 @@
 // End-to-end: the built sidekick-ship against the real engine, with real files that grow, rotate,
 // shrink and disappear. Each test asserts that every written line is stored exactly once.
-import { appendFileSync, closeSync, copyFileSync, mkdirSync, openSync, renameSync, rmSync, truncateSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, copyFileSync, mkdirSync, openSync, renameSync, symlinkSync, rmSync, truncateSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describeWithEngine, esRequest, uniqueName, useEngine } from '../support/engine';
@@ -116,6 +116,30 @@ describeWithEngine('sidekick-ship with real files', () => {
     const third = startShipper({ dir, esUrl: engine.url, index, paths: [join(dir, '*.log')], once: true });
     expect(await third.exited).toBe(0);
     expect(third.stderr()).not.toContain('cannot be shipped');
+  });
+
+  test('through a symlinked path (as /var/log/containers/*.log), a target rotated while the shipper was down is found next to the target', async () => {
+    const index = uniqueName('ship-renamed-symlink');
+    const target = join(dir, 'pods');
+    const links = join(dir, 'containers');
+    for (const d of [target, links]) mkdirSync(d);
+    const real = join(target, '0.log');
+    write(real, lines('before', 0, 100));
+    symlinkSync(real, join(links, 'app.log'));
+    const first = startShipper({ dir, esUrl: engine.url, index, paths: [join(links, '*.log')], once: true });
+    expect(await first.exited).toBe(0);
+    // While stopped: the runtime appends, rotates 0.log to 0.log.1 and starts a new 0.log behind the same link.
+    const more = lines('more', 0, 5);
+    write(real, more);
+    renameSync(real, join(target, '0.log.1'));
+    const fresh = lines('fresh', 0, 3);
+    write(real, fresh);
+    const second = startShipper({ dir, esUrl: engine.url, index, paths: [join(links, '*.log')], once: true });
+    expect(await second.exited).toBe(0);
+    const docs = await allDocs(index);
+    expectExactlyOnce(docs, [...lines('before', 0, 100), ...more, ...fresh]);
+    expect(new Set(docs.filter((d) => d.message.startsWith('more')).map((d) => d.path))).toEqual(new Set([join(target, '0.log.1')]));
+    expect(second.stderr()).not.toContain('cannot be shipped');
   });
 
   test('at start-up only the very content is resumed: not a renamed file rewritten since, nor one the globs no longer take', async () => {

@@ -4,7 +4,7 @@
 // deleted file's inode, when reused, is new content too; another inode whose head matches content that was
 // truncated away (copytruncate) continues that content's key and position.
 import { watch, type FSWatcher } from 'node:fs';
-import { open, readdir, stat } from 'node:fs/promises';
+import { open, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import picomatch from 'picomatch';
 import { glob, isDynamicPattern } from 'tinyglobby';
@@ -227,7 +227,10 @@ export class Input {
     const missing = [...this.registry.all()].filter(
       (e) => !e.deleted && !e.detached && !e.goneReported && !done(e) && !inUse.has(e.key) && !seen.has(`${e.dev}:${e.ino}`) && globbed(e.path),
     );
-    const byDir = new Map<string, typeof missing>();
+    // Where to look for each, and by which name first: a symlinked path (Kubernetes' /var/log/containers/*.log) is
+    // rotated next to its target, so the target's directory comes first.
+    const byDir = new Map<string, { e: FileState; stem: string }[]>();
+    const looked = new Set<string>();
     for (const e of missing) {
       try {
         const st = await stat(e.path);
@@ -235,24 +238,31 @@ export class Input {
       } catch {
         // gone from its path: looked for below
       }
-      const dir = dirname(e.path);
-      byDir.set(dir, [...(byDir.get(dir) ?? []), e]);
+      const real = await realpath(e.path).catch(() => undefined);
+      const places = real !== undefined && dirname(real) !== dirname(e.path) ? [real, e.path] : [e.path];
+      for (const place of places) byDir.set(dirname(place), [...(byDir.get(dirname(place)) ?? []), { e, stem: basename(place) }]);
+      looked.add(e.key);
     }
+    const found = new Set<string>();
+    const unsure = new Set<string>(); // keys with a directory that could not be looked through completely
     for (const [dir, entries] of byDir) {
       if (this.stopped) return;
+      const pending = entries.filter(({ e }) => !found.has(e.key));
+      if (pending.length === 0) continue;
       let names: string[];
       try {
         names = await readdir(dir);
       } catch (err) {
         this.logger.warn({ dir, err: String(err) }, 'cannot list the directory of files that were being followed; files renamed there while stopped are not looked for');
+        for (const { e } of pending) unsure.add(e.key);
         continue;
       }
       // Likely names first (app.log.1, app.log-20261201 for app.log), then the others up to the limit.
-      const stems = entries.map((e) => basename(e.path));
-      const likely = names.filter((n) => stems.some((stem) => n.startsWith(stem)));
-      const order = [...likely, ...names.filter((n) => !likely.includes(n))];
+      const likely = names.filter((n) => pending.some(({ stem }) => n.startsWith(stem)));
+      const likelySet = new Set(likely);
+      const order = [...likely, ...names.filter((n) => !likelySet.has(n))];
       const searched = order.slice(0, RENAMED_SEARCH_LIMIT);
-      const wanted = new Map(entries.map((e) => [`${e.dev}:${e.ino}`, e]));
+      const wanted = new Map(pending.map(({ e }) => [`${e.dev}:${e.ino}`, e]));
       for (const name of searched) {
         if (wanted.size === 0 || this.stopped) break;
         const path = join(dir, name);
@@ -265,6 +275,7 @@ export class Input {
         const e = wanted.get(`${st.dev}:${st.ino}`);
         if (!e || !st.isFile()) continue;
         wanted.delete(`${st.dev}:${st.ino}`);
+        found.add(e.key);
         const opened = await this.openFile(path, this.sourceOf(e.path), e.key).catch((err: unknown) => {
           if (this.opts.once) this.failures++;
           this.logger.warn({ path, err: String(err) }, 'cannot open file');
@@ -283,9 +294,11 @@ export class Input {
       if (searched.length < order.length && wanted.size > 0) {
         const open = [...wanted.values()].filter((e) => e.following).map((e) => e.path);
         if (open.length > 0) this.logger.warn({ dir, searched: searched.length, entries: order.length, paths: open }, 'directory too large to look through for files renamed while stopped: these were not found among the entries looked at');
-        continue;
+        for (const e of wanted.values()) unsure.add(e.key);
       }
-      for (const e of wanted.values()) this.reportGone(e, 'not found in its directory (deleted, or moved elsewhere while stopped)');
+    }
+    for (const e of missing) {
+      if (looked.has(e.key) && !found.has(e.key) && !unsure.has(e.key)) this.reportGone(e, 'not found in its directory (deleted, or moved elsewhere while stopped)');
     }
   }
 
