@@ -213,11 +213,12 @@ export class Input {
 
   /**
    * At start-up, content known to the registry whose file is no longer where it was (renamed out of the globs while
-   * the shipper was stopped: `app.log` to `app.log.1` by a rotation, say) is found again in the same directory by
-   * device and inode and read to its end under its key, then closed as any file rotated away is. Only content
-   * whose old path the globs still take is looked for (a configuration change is not ours to undo), and only that
-   * very content is opened: same inode, birth time and head, at least as long as what was shipped (identify()).
-   * Content not found, when the whole directory was searched, is reported once if lines of it may be unshipped.
+   * the shipper was stopped: `app.log` to `app.log.1` by a rotation, say) is found again by device and inode in the
+   * directory of its path (first next to the target, for a symlinked path) and read to its end under its key, then
+   * closed as any file rotated away is. Only content whose old path the globs still take is looked for (a
+   * configuration change is not ours to undo), and only that very content is opened: same inode, birth time and
+   * head, at least as long as what was shipped (holds()). Content not found, once every directory it was looked for
+   * in was searched completely, is reported once if lines of it may be unshipped (reportGone()).
    */
   private async resumeRenamedAway(seen: Set<string>): Promise<void> {
     const inUse = new Set([...this.tailers.values()].map((t) => t.key));
