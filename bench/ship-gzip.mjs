@@ -6,6 +6,7 @@
 // Usage: npm run build && node bench/ship-gzip.mjs [--bodies N] [--rounds N] [--file PATH]
 import { closeSync, openSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { drainLine } from './lib/drain-line.mjs';
 import { join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
@@ -30,7 +31,6 @@ const fileAt = process.argv.indexOf('--file');
 const file = fileAt > 0 ? process.argv[fileAt + 1] : undefined;
 // The drain benchmark's lines (bench/ship.mjs), encoded as the shipper encodes them, cut into ~512 KiB bodies.
 const encode = makeEncoder({ hostName: 'bench-host', agentVersion: '0.1.0' });
-const levels = ['INFO', 'WARN', 'DEBUG', 'ERROR'];
 const bodies = [];
 let docs = [];
 let size = 0;
@@ -45,8 +45,7 @@ if (file) {
   closeSync(fd);
 }
 for (let i = 0; bodies.length < BODIES && !file; i++) {
-  const ts = new Date(Date.UTC(2026, 0, 1) + i * 7).toISOString();
-  const text = `${ts} ${levels[i % 4].padEnd(5)} [http-nio-8080-exec-${i % 16}] c.e.orders.OrderService - order ${i} processed in ${i % 997}ms customer=${(i * 7919) % 100000} items=${i % 7} status=OK`;
+  const text = drainLine(i);
   const next = offset + Buffer.byteLength(text) + 1;
   const doc = encode({ file: { key: 'Zv8ExUKtBcn7', dev: 1, ino: 2 }, path: '/var/log/app/orders.log', offset, next, text, truncated: false });
   offset = next;

@@ -15,6 +15,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { loadavg } from 'node:os';
 import { startCountingEndpoint } from './lib/ship-endpoint.mjs';
+import { drainLine } from './lib/drain-line.mjs';
 import { imageNode, imageShipFlags } from './lib/image-node.mjs';
 
 const root = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..');
@@ -36,12 +37,9 @@ async function generate(file, lines) {
   if (existsSync(file) && statSync(file).size > 0) return;
   mkdirSync(dir, { recursive: true });
   const out = createWriteStream(file + '.tmp');
-  const levels = ['INFO', 'WARN', 'DEBUG', 'ERROR'];
   let chunk = '';
   for (let i = 0; i < lines; i++) {
-    const ts = new Date(Date.UTC(2026, 0, 1) + i * 7).toISOString();
-    // ~150 bytes per line, like a typical Java service log line.
-    chunk += `${ts} ${levels[i % 4].padEnd(5)} [http-nio-8080-exec-${i % 16}] c.e.orders.OrderService - order ${i} processed in ${i % 997}ms customer=${(i * 7919) % 100000} items=${i % 7} status=OK\n`;
+    chunk += drainLine(i) + '\n';
     if (chunk.length > 1 << 20) {
       if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
       chunk = '';

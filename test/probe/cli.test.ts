@@ -1,9 +1,8 @@
 // The built sidekick-probe CLI as a user runs it: exit statuses, --json result objects, usage errors, run, wait.
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeAsUser, NOBODY } from '../support/other-user';
-import { CLI, cli, closedPort, httpServer, tcpServer, tempDir } from './helpers';
+import { cli, closedPort, httpServer, tcpServer, tempDir } from './helpers';
 
 describe('sidekick-probe one-shot checks', () => {
   it('exits 0 and prints a readable line for a healthy tcp check', async () => {
@@ -41,14 +40,7 @@ describe('sidekick-probe one-shot checks', () => {
     const s = await httpServer((_req, res) => res.end('ok'));
     const preload = join(tempDir('sidekick-probe-modules-'), 'modules.cjs');
     writeFileSync(preload, "process.on('exit', () => require('node:fs').writeSync(2, '\\nMODULES ' + JSON.stringify(Object.keys(require.cache)) + '\\n'));\n");
-    const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, ['--require', preload, CLI, 'http', `http://127.0.0.1:${s.port}/healthz`, '--timeout', '15s'], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
+    const r = await cli(['http', `http://127.0.0.1:${s.port}/healthz`, '--timeout', '15s'], { nodeArgs: ['--require', preload] });
     await s.close();
     expect([r.code, r.stdout]).toEqual([0, expect.stringContaining('OK   http')]);
     const modules = JSON.parse(/^MODULES (.*)$/m.exec(r.stderr)![1]) as string[];

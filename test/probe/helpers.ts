@@ -72,12 +72,13 @@ export interface CliResult {
 /**
  * Runs the built CLI to completion (asynchronously, so servers in this process keep answering). With `as`, it runs
  * as that user from `as.root` (see test/support/other-user.ts), in /, so the checkout's location does not matter.
+ * `nodeArgs` go to node before the script (`--require` a preload, say).
  */
-export function cli(args: string[], opts: { as?: { uid: number; gid: number; root: string }; timeoutMs?: number } = {}): Promise<CliResult> {
+export function cli(args: string[], opts: { as?: { uid: number; gid: number; root: string }; timeoutMs?: number; nodeArgs?: string[] } = {}): Promise<CliResult> {
   return new Promise((resolve) => {
     const u = opts.as;
     const script = u ? join(u.root, 'dist', 'cmd', 'sidekick-probe.js') : CLI;
-    const child = spawn(process.execPath, [script, ...args], { ...(u ? { uid: u.uid, gid: u.gid, cwd: '/' } : {}), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), script, ...args], { ...(u ? { uid: u.uid, gid: u.gid, cwd: '/' } : {}), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -13,6 +13,14 @@ jest.setTimeout(240_000);
 
 const write = (file: string, ls: string[]): void => appendFileSync(file, ls.map((l) => l + '\n').join(''));
 
+/** The warnings of a run about followed files gone while it was down (Input.reportGone): path and message of each. */
+const goneWarnings = (run: ShipperRun): { path: string; msg: string }[] =>
+  run
+    .stderr()
+    .split('\n')
+    .filter((l) => l.includes('cannot be shipped'))
+    .map((l) => JSON.parse(l) as { path: string; msg: string });
+
 describeWithEngine('sidekick-ship with real files', () => {
   const engine = useEngine();
   let run: ShipperRun | undefined;
@@ -111,8 +119,7 @@ describeWithEngine('sidekick-ship with real files', () => {
     unlinkSync(file);
     const again = startShipper({ dir, esUrl: engine.url, index, paths: [join(dir, '*.log')], once: true });
     expect(await again.exited).toBe(0);
-    const warned = again.stderr().split('\n').filter((l) => l.includes('cannot be shipped'));
-    expect(warned.map((l) => (JSON.parse(l) as { path: string; offset: number }).path)).toEqual([file]);
+    expect(goneWarnings(again).map((w) => w.path)).toEqual([file]);
     const third = startShipper({ dir, esUrl: engine.url, index, paths: [join(dir, '*.log')], once: true });
     expect(await third.exited).toBe(0);
     expect(third.stderr()).not.toContain('cannot be shipped');
@@ -163,9 +170,9 @@ describeWithEngine('sidekick-ship with real files', () => {
     expect(docs.filter((d) => d.message.startsWith('other content'))).toEqual([]);
     expect(docs.filter((d) => d.message === 'old one more')).toEqual([]);
     expect(docs).toHaveLength(100);
-    const warned = second.stderr().split('\n').filter((l) => l.includes('cannot be shipped'));
-    expect(warned.map((l) => (JSON.parse(l) as { msg: string; path: string }).path)).toEqual([join(keep, 'app.log')]);
-    expect(warned[0]).toContain('its inode now holds another file');
+    const warned = goneWarnings(second);
+    expect(warned.map((w) => w.path)).toEqual([join(keep, 'app.log')]);
+    expect(warned[0].msg).toContain('its inode now holds another file');
   });
 
   test('rotation by rename while writing fast loses nothing, including lines written to the old file after the rename', async () => {
