@@ -2,6 +2,8 @@
 // Entry point of sidekick: the programs as subcommands (sidekick ship|probe|haproxy|heal).
 // First, so that every module after it can come from Node's compile cache.
 import '../src/common/compile-cache';
+// Next, so that V8's young generation does not grow while modules load (the ship command sizes it).
+import '../src/ship/hold-young-generation';
 import { runProgram, newCommand } from '../src/common/cli';
 import { haproxyCommand } from '../src/haproxy/cli';
 import { healCommand } from '../src/heal/cli';

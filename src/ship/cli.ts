@@ -19,6 +19,7 @@ import { FileRegistry } from './input/registry';
 import { makeEncoder } from './output/encoder';
 import { createSink, type SinkOptions } from './output/sink';
 import { tuneHeap } from './heap';
+import { sizeYoungGeneration } from './young-generation';
 import { registerWaitingMetric, shipHealth } from './health';
 import { testCommand } from './cli-test';
 import { wireInputs } from './parsers/inputs';
@@ -157,7 +158,7 @@ async function run(globs: string[], opts: CliOptions): Promise<number> {
   });
   let stopping = false;
   const pipeline = new Pipeline({
-    send: (docs) => sink.send(docs),
+    send: (docs, body) => sink.send(docs, body),
     encode,
     maxDocs: cfg.batch.max_docs,
     maxBytes: cfg.batch.max_bytes,
@@ -168,6 +169,7 @@ async function run(globs: string[], opts: CliOptions): Promise<number> {
     stopping: () => stopping,
   });
   const wired = wireInputs(inputs, { pipeline, registry, logger, base: { hostName: hostname(), agentVersion: VERSION }, sinkIndex: cfg.index });
+  sizeYoungGeneration(wired.plain);
   const input = new Input(
     {
       globs: inputs.flatMap((i) => i.paths),

@@ -4,9 +4,14 @@
 // tailers wait while the bytes read but not yet settled exceed it.
 import type { Logger } from '../common/log';
 import type { FileRegistry } from './input/registry';
-import type { Doc, Line, Outcome } from './types';
+import { Arena, type BytesEncoder } from './output/encoder';
+import type { Doc, FileIdentity, Line, Outcome } from './types';
 
-export type Send = (docs: Doc[]) => Promise<Outcome[]>;
+/**
+ * Delivers docs until each is settled. `body`, when given, is their whole _bulk body already written (their batch's
+ * arena): sent as it is the first time; it is not the sender's to keep or write into.
+ */
+export type Send = (docs: Doc[], body?: Buffer) => Promise<Outcome[]>;
 
 export interface PipelineOptions {
   send: Send;
@@ -65,6 +70,10 @@ class Progress {
 
 interface Batch {
   docs: Doc[];
+  /** The body the documents written as bytes (lineBytes) are in, in order; absent until the first one. */
+  arena: Arena | undefined;
+  /** How many of docs are in the arena: all of them, and the arena is the batch's whole body. */
+  arenaDocs: number;
   bytes: number;
   fileBytes: number;
   /** Memory held by the batch's lines (counted against the budget). */
@@ -74,6 +83,11 @@ interface Batch {
 
 /** Bytes of heap a pending line holds besides its text and source: Line, Doc, _id, chunk share. */
 const PER_LINE_OVERHEAD = 200;
+/** Bytes of heap a pending line written into an arena holds besides its operation's bytes: its document, its share
+ * of the chunk and the docs array. */
+const ARENA_LINE_OVERHEAD = 120;
+/** Room an arena has beyond batch.max_bytes at first: the operation that fills a batch goes past it. */
+const ARENA_SLACK = 64 * 1024;
 
 export class Pipeline {
   private readonly progress = new Map<string, Progress>();
@@ -86,6 +100,8 @@ export class Pipeline {
   private pending = 0;
   /** Memory promised to reads under way (see room()). */
   private reserved = 0;
+  /** Arenas of settled batches, for the next ones. */
+  private readonly spareArenas: Arena[] = [];
   private readonly roomWaiters: { bytes: number; admit: () => void }[] = [];
   /** Reading is held (positions cannot be saved): room() admits nobody. */
   private held = false;
@@ -99,28 +115,48 @@ export class Pipeline {
 
   /** Takes one line (or parsed event) of a file, encoded by `encode` (an input's own) or the default encoder. */
   line<L extends Line>(line: L, encode?: (l: L) => Doc): void {
-    this.linesRead++;
     const doc = encode ? encode(line) : this.opts.encode(line);
-    const b = this.current;
-    b.docs.push(doc);
     // `source` is read only where the document holds it as a string (reading a LineDoc's would build it).
-    b.bytes += doc.opLength ?? doc.source.length + doc.id.length + 24;
-    b.fileBytes += line.next - line.offset;
+    const bytes = doc.opLength ?? doc.source.length + doc.id.length + 24;
     // What a line costs while it waits: its document (one written as bytes holds no source string, only its
     // parts), its text and the objects around them.
     const cost = (doc.writeOp ? (doc.heldLength ?? 0) : doc.source.length) + line.text.length + PER_LINE_OVERHEAD;
+    this.add(this.current, doc, line.file.key, line.offset, line.next, bytes, cost);
+  }
+
+  /**
+   * Takes one plain line as bytes (see LineBytesSink): `encode` writes its _bulk operation at once into the current
+   * batch's arena, so that the line holds no string and the batch's body is ready when it is sent.
+   */
+  lineBytes(encode: BytesEncoder, file: FileIdentity, path: string, offset: number, next: number, buf: Buffer, start: number, end: number, truncated: boolean): void {
+    const b = this.current;
+    if (b.arena === undefined) b.arena = this.spareArenas.pop() ?? new Arena(this.opts.maxBytes + ARENA_SLACK);
+    // Only the arena's own documents, in order and nothing else, make it the body: a parsed event in between would not be in it.
+    const whole = b.arenaDocs === b.docs.length;
+    const doc = encode(b.arena, file, path, offset, next, buf, start, end, truncated);
+    if (whole) b.arenaDocs++;
+    const bytes = doc.opLength!;
+    this.add(b, doc, file.key, offset, next, bytes, bytes + ARENA_LINE_OVERHEAD);
+  }
+
+  /** Adds a line's document to batch b: its bytes (of the _bulk operation), its cost in memory, its file's progress. */
+  private add(b: Batch, doc: Doc, key: string, offset: number, next: number, bytes: number, cost: number): void {
+    this.linesRead++;
+    b.docs.push(doc);
+    b.bytes += bytes;
+    b.fileBytes += next - offset;
     b.cost += cost;
     this.pending += cost;
-    let p = this.progress.get(line.file.key);
+    let p = this.progress.get(key);
     if (!p) {
-      p = new Progress(line.file.key, line.offset);
-      this.progress.set(line.file.key, p);
+      p = new Progress(key, offset);
+      this.progress.set(key, p);
     }
     p.lines++;
     if (p.openBatch === b && p.openChunk) {
-      p.openChunk.end = line.next;
+      p.openChunk.end = next;
     } else {
-      const chunk: Chunk = { start: line.offset, end: line.next, done: false, progress: p };
+      const chunk: Chunk = { start: offset, end: next, done: false, progress: p };
       p.chunks.push(chunk);
       p.openBatch = b;
       p.openChunk = chunk;
@@ -258,7 +294,7 @@ export class Pipeline {
     try {
       for (;;) {
         try {
-          await this.opts.send(b.docs);
+          await this.opts.send(b.docs, b.arena !== undefined && b.arenaDocs === b.docs.length ? b.arena.body : undefined);
           this.settle(b);
           return;
         } catch (err) {
@@ -284,6 +320,12 @@ export class Pipeline {
     }
   }
 
+  /** Keeps a settled batch's arena for a later batch: one per request slot and one being filled; a grown one is dropped. */
+  private spare(arena: Arena): void {
+    arena.reset();
+    if (this.spareArenas.length <= this.opts.concurrency && arena.buf.length <= 2 * (this.opts.maxBytes + ARENA_SLACK)) this.spareArenas.push(arena);
+  }
+
   private settle(b: Batch): void {
     const touched = new Set<Progress>();
     for (const c of b.chunks) {
@@ -302,10 +344,11 @@ export class Pipeline {
     }
     this.pending -= b.cost;
     this.settledBytes += b.fileBytes;
+    if (b.arena) this.spare(b.arena);
     this.admitWaiters();
   }
 }
 
 function newBatch(): Batch {
-  return { docs: [], bytes: 0, fileBytes: 0, cost: 0, chunks: [] };
+  return { docs: [], arena: undefined, arenaDocs: 0, bytes: 0, fileBytes: 0, cost: 0, chunks: [] };
 }

@@ -28,6 +28,14 @@ export interface Line {
   truncated: boolean;
 }
 
+/**
+ * Receives one line as bytes of a buffer that is written again once the call returns: buf[start, end) is the line
+ * without its terminator (nor a \r before it), maybe invalid UTF-8, cut at the limit when `truncated`; the other
+ * arguments mean what Line's fields of the same names mean. For consumers that copy the bytes at once (plain lines:
+ * Pipeline.lineBytes), so that no string is made per line.
+ */
+export type LineBytesSink = (file: FileIdentity, path: string, offset: number, next: number, buf: Buffer, start: number, end: number, truncated: boolean) => void;
+
 /** How the engine settled one document. */
 export type Outcome = 'created' | 'duplicate' | 'dead-letter';
 

@@ -8,7 +8,7 @@
 // NUL bytes before a line's first byte are padding, not content: a writer without O_APPEND goes on writing at its
 // old offset after copytruncate, leaving a sparse hole of NULs before its next line (Fluent Bit #3117). They are
 // skipped (a line's offset is that of its first byte after them) and never count against maxLine.
-import type { FileIdentity, Line } from '../types';
+import type { FileIdentity, Line, LineBytesSink } from '../types';
 
 export type LineSink = (line: Line) => void;
 
@@ -33,6 +33,8 @@ export class Framer {
     start: number,
     private readonly maxLine: number,
     private readonly emit: LineSink,
+    /** When given, lines go here as bytes instead of to `emit` (no string is made). */
+    private readonly emitBytes?: LineBytesSink,
   ) {
     this.lineStart = start;
     this.consumed = start;
@@ -94,7 +96,8 @@ export class Framer {
     if (stop === from) return;
     const truncated = stop - from > this.maxLine;
     if (truncated) stop = from + this.maxLine;
-    this.emit({ file: this.file, path: this.path, offset, next, text: buf.toString('utf8', from, stop), truncated });
+    if (this.emitBytes) this.emitBytes(this.file, this.path, offset, next, buf, from, stop, truncated);
+    else this.emit({ file: this.file, path: this.path, offset, next, text: buf.toString('utf8', from, stop), truncated });
   }
 
   private fromCarry(next: number, hadNewline: boolean): void {
@@ -111,7 +114,8 @@ export class Framer {
     this.lineStart = next;
     this.consumed = next;
     if (len === 0) return;
-    this.emit({ file: this.file, path: this.path, offset, next, text: this.carry.toString('utf8', 0, len), truncated });
+    if (this.emitBytes) this.emitBytes(this.file, this.path, offset, next, this.carry, 0, len, truncated);
+    else this.emit({ file: this.file, path: this.path, offset, next, text: this.carry.toString('utf8', 0, len), truncated });
   }
 
   /** Appends bytes of the current line to the carry, keeping at most maxLine of them. */

@@ -347,6 +347,7 @@ export class Input {
       const sink: FileSink = this.opts.sources?.[source].open() ?? { line: (l) => this.sink.line(l), consumed: (k, p) => this.sink.consumed(k, p), closed: () => undefined };
       const tailer = new Tailer(fh, file, path, start, st.size, fp, this.opts, {
         line: (l) => sink.line(l),
+        lineBytes: sink.lineBytes,
         room: (bytes) => this.sink.room(bytes),
         release: (bytes) => this.sink.release(bytes),
         bytesRead: (n) => this.sink.bytesRead(n),

@@ -4,13 +4,15 @@
 // and detects truncation (size below the read position, or a changed head).
 import { watch, type FSWatcher } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import type { FileIdentity, Line } from '../types';
+import type { FileIdentity, Line, LineBytesSink } from '../types';
 import { Framer } from './framing';
 import { FINGERPRINT_BYTES, fingerprintOf, headMatches, readHead, type Fingerprint } from './identity';
 
 export interface TailHooks {
   /** Receives each framed line, synchronously. */
   line(line: Line): void;
+  /** When given, receives each framed line as bytes instead of line() (see LineBytesSink). */
+  lineBytes?: LineBytesSink;
   /** Called after each chunk with the offset up to which every line has been handed over. */
   consumed(tailer: Tailer, pos: number): void;
   /**
@@ -86,7 +88,7 @@ export class Tailer {
   ) {
     this.pos = start;
     this.size = size;
-    this.framer = new Framer(file, path, start, opts.maxLine, hooks.line);
+    this.framer = new Framer(file, path, start, opts.maxLine, hooks.line, hooks.lineBytes);
     if (!opts.once) {
       try {
         this.watcher = watch(path, { persistent: false }, () => this.wake());

@@ -2,7 +2,7 @@
 // around a constant fragment computed once, so that only the message and the path are escaped per line.
 import { UsageError } from '../../common/errors';
 import { isObject, setOwn, type Event, type JsonObject, type MemberRanges } from '../parsers/parser';
-import type { Doc, Line } from '../types';
+import type { Doc, FileIdentity, Line } from '../types';
 
 /** The _id of the line at `offset` in the file known by `fileKey`: the same line always gets the same _id. */
 /** The action line up to the _id for documents going to the sink's index (see actionHead for the others). */
@@ -79,6 +79,12 @@ const ESCAPED_ASCII = new Uint8Array(128);
 for (let b = 0; b < 0x20; b++) ESCAPED_ASCII[b] = 1;
 ESCAPED_ASCII[0x22] = 1;
 ESCAPED_ASCII[0x5c] = 1;
+
+/** Bytes a plain line cannot be copied with as they are: those ESCAPED_ASCII names and every non-ASCII byte (its
+ * text must be decoded, invalid UTF-8 replaced as Buffer's toString replaces it). */
+const NOT_COPIED = new Uint8Array(256);
+NOT_COPIED.set(ESCAPED_ASCII);
+NOT_COPIED.fill(1, 0x80);
 
 /** What every document of one encoder shares: where it goes (the action line's text up to the _id, the index). */
 interface OpShape {
@@ -165,6 +171,30 @@ function writeLineText(buf: Buffer, at: number, text: string): number {
   return at + buf.write(JSON.stringify(text), at);
 }
 
+/** Whether src[start, end) holds a byte NOT_COPIED names (a loop of its own: V8 keeps it tight). */
+function refusesCopy(src: Buffer, start: number, end: number): boolean {
+  let refused = 0;
+  for (let i = start; i < end; i++) refused |= NOT_COPIED[src[i]];
+  return refused !== 0;
+}
+
+/**
+ * Writes a plain line given as bytes, src[start, end), as writeLineText writes its decoded text (same bytes): copied
+ * as they are when all ASCII with nothing to escape; else decoded (invalid UTF-8 replaced, as the framer's text is)
+ * and written through JSON.stringify. Needs room for `(end - start) * 6 + 2` bytes at `at` (an invalid byte decodes
+ * to U+FFFD, 3 bytes; a control byte escapes to 6); returns where it ends.
+ */
+function writeLineBytes(buf: Buffer, at: number, src: Buffer, start: number, end: number): number {
+  if (refusesCopy(src, start, end)) return at + buf.write(JSON.stringify(src.toString('utf8', start, end)), at);
+  buf[at] = QUOTE;
+  const n = end - start;
+  if (n > SHORT_COPY) src.copy(buf, at + 1, start, end);
+  else for (let i = 0; i < n; i++) buf[at + 1 + i] = src[start + i];
+  const close = at + 1 + n;
+  buf[close] = QUOTE;
+  return close + 1;
+}
+
 /** The action line up to the _id's digits for documents of file `key` (`{"create":{"_id":"KEY-`), or undefined
  * when the key needs escaping (then the whole _id is escaped per document). */
 function opHeadOf(actionText: string | undefined, key: string): Buffer | undefined {
@@ -213,15 +243,28 @@ abstract class OpDoc<L extends Line, S extends OpShape> implements Doc {
 
   /** At most how many bytes writeAction() writes. */
   protected actionBound(): number {
-    // An escaped _id takes at most 6 bytes a character.
-    return this.opHead?.length ?? 18 + (this.shape.actionText?.length ?? 0) * 3 + this.line.file.key.length * 6 + 24;
+    return actionBound(this.opHead, this.shape.actionText, this.line.file.key);
   }
 
   /** Writes the action line up to the _id's closing quote, which the document's head (`"}}\n{...`) writes. */
   protected writeAction(buf: Buffer, at: number): number {
-    if (this.opHead) return putDigits(buf, put(buf, at, this.opHead), this.line.offset, 36);
-    return at + buf.write((this.shape.actionText ?? ACTION_HEAD) + JSON.stringify(this.id).slice(0, -1), at);
+    return writeAction(buf, at, this.opHead, this.shape.actionText, this.line.file.key, this.line.offset);
   }
+}
+
+/** At most how many bytes writeAction() writes for a document of file `key`. */
+function actionBound(opHead: Buffer | undefined, actionText: string | undefined, key: string): number {
+  // An escaped _id takes at most 6 bytes a character.
+  return opHead?.length ?? 18 + (actionText?.length ?? 0) * 3 + key.length * 6 + 24;
+}
+
+/**
+ * Writes the action line of the document of the line at `offset` in file `key` up to the _id's closing quote:
+ * `opHead` and the offset's digits, or (opHead undefined: the key needs escaping) the whole _id escaped.
+ */
+function writeAction(buf: Buffer, at: number, opHead: Buffer | undefined, actionText: string | undefined, key: string, offset: number): number {
+  if (opHead) return putDigits(buf, put(buf, at, opHead), offset, 36);
+  return at + buf.write((actionText ?? ACTION_HEAD) + JSON.stringify(docId(key, offset)).slice(0, -1), at);
 }
 
 /**
@@ -260,39 +303,192 @@ class LineDoc extends OpDoc<Line, LineShape> {
 }
 
 /**
+ * The fragments of plain-line documents, built once (shape) or cached while they stay the same: the head for the
+ * current millisecond, the path's fragment and the file key's action head.
+ */
+class LineParts {
+  readonly shape: LineShape;
+  /** `"}}\n{"@timestamp":"...","message":` for the millisecond of the last update(). */
+  head = Buffer.alloc(0);
+  /** `,"log":{"file":{"path":"..."},"offset":` for the last update()'s path. */
+  mid = Buffer.alloc(0);
+  /** The action line up to the _id's digits for the last update()'s key (undefined: the key needs escaping). */
+  opHead: Buffer | undefined;
+  private lastMs = -1;
+  private lastPath: string | undefined;
+  private lastKey: string | undefined;
+
+  constructor(opts: EncodeOptions) {
+    const actionText = actionHead(opts);
+    const constant = ',' + constantFragment(opts) + '}\n';
+    this.shape = {
+      actionText,
+      index: actionText ? opts.index : undefined,
+      tail: Buffer.from('}' + constant),
+      truncatedTail: Buffer.from(',"flags":["truncated"]}' + constant),
+    };
+  }
+
+  /** Brings head, mid and opHead up to date for a line of `path` in the file known by `key`, read now. */
+  update(path: string, key: string): void {
+    const now = Date.now();
+    if (now !== this.lastMs) {
+      this.lastMs = now;
+      this.head = Buffer.from('"}}\n{"@timestamp":"' + new Date(now).toISOString() + '","message":');
+    }
+    if (path !== this.lastPath) {
+      this.lastPath = path;
+      this.mid = Buffer.from(',"log":{"file":{"path":' + JSON.stringify(path) + '},"offset":');
+    }
+    if (key !== this.lastKey) {
+      this.lastKey = key;
+      this.opHead = opHeadOf(this.shape.actionText, key);
+    }
+  }
+}
+
+/**
  * Returns a function that encodes one line (see LineDoc); it keeps small caches (timestamp per millisecond, last
  * path, last file key).
  */
 export function makeEncoder(opts: EncodeOptions): (line: Line) => Doc {
-  const actionText = actionHead(opts);
-  const constant = ',' + constantFragment(opts) + '}\n';
-  const shape: LineShape = {
-    actionText,
-    index: actionText ? opts.index : undefined,
-    tail: Buffer.from('}' + constant),
-    truncatedTail: Buffer.from(',"flags":["truncated"]}' + constant),
-  };
-  let lastMs = -1;
-  let head = Buffer.alloc(0);
-  let lastPath: string | undefined;
-  let mid = Buffer.alloc(0);
-  let lastKey: string | undefined;
-  let opHead: Buffer | undefined;
+  const parts = new LineParts(opts);
   return (line: Line): Doc => {
-    const now = Date.now();
-    if (now !== lastMs) {
-      lastMs = now;
-      head = Buffer.from('"}}\n{"@timestamp":"' + new Date(now).toISOString() + '","message":');
-    }
-    if (line.path !== lastPath) {
-      lastPath = line.path;
-      mid = Buffer.from(',"log":{"file":{"path":' + JSON.stringify(line.path) + '},"offset":');
-    }
-    if (line.file.key !== lastKey) {
-      lastKey = line.file.key;
-      opHead = opHeadOf(actionText, lastKey);
-    }
-    return new LineDoc(line, shape, opHead, head, mid);
+    parts.update(line.path, line.file.key);
+    return new LineDoc(line, parts.shape, parts.opHead, parts.head, parts.mid);
+  };
+}
+
+/**
+ * A batch's _bulk body written as its lines come (makeBytesEncoder): operations back to back in one buffer, sent as
+ * it is. Reused for a later batch once its own is settled (reset()); a document written into it then refuses to be
+ * read (it would read another batch's bytes).
+ */
+export class Arena {
+  buf: Buffer;
+  /** Bytes written: the body is buf[0, length). */
+  length = 0;
+  /** How many times the arena was reset: a document remembers the one it was written in. */
+  generation = 0;
+
+  /** `capacity`: bytes allocated at first (it grows when an operation needs more room). */
+  constructor(capacity: number) {
+    this.buf = Buffer.allocUnsafe(capacity);
+  }
+
+  /** Makes room for `n` more bytes: a bigger copy of what was written when they do not fit. */
+  reserve(n: number): void {
+    if (this.buf.length - this.length >= n) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.length + n));
+    this.buf.copy(bigger, 0, 0, this.length);
+    this.buf = bigger;
+  }
+
+  /** The body: a view of the bytes written (valid until the next reset or growth). */
+  get body(): Buffer {
+    return this.buf.subarray(0, this.length);
+  }
+
+  /** Empties the arena for another batch; the documents written into it before can no longer be read. */
+  reset(): void {
+    this.length = 0;
+    this.generation++;
+  }
+}
+
+/**
+ * The document of one plain line written into an arena (makeBytesEncoder): it is its own Line, holds no text and no
+ * parts, only where its operation lies in the arena. `text`, `source` and `id` are decoded from those bytes when
+ * asked for (dead letters, tests).
+ */
+class ArenaLineDoc implements Doc, Line {
+  private readonly generation: number;
+  constructor(
+    readonly file: FileIdentity,
+    readonly path: string,
+    readonly offset: number,
+    readonly next: number,
+    readonly truncated: boolean,
+    private readonly arena: Arena,
+    /** The operation is arena.buf[start, end): its action line and its source line, each ending in \n. */
+    private readonly start: number,
+    private readonly end: number,
+    private readonly shape: OpShape,
+  ) {
+    this.generation = arena.generation;
+  }
+
+  get line(): Line {
+    return this;
+  }
+
+  /** The line's text, from the document's message (invalid UTF-8 replaced, as the framer's text is). */
+  get text(): string {
+    return (JSON.parse(this.source) as { message: string }).message;
+  }
+
+  get id(): string {
+    return docId(this.file.key, this.offset);
+  }
+
+  get action(): string | undefined {
+    return this.shape.actionText;
+  }
+
+  get index(): string | undefined {
+    return this.shape.index;
+  }
+
+  get opLength(): number {
+    return this.end - this.start;
+  }
+
+  get source(): string {
+    const buf = this.bytes();
+    return buf.toString('utf8', buf.indexOf(NEWLINE, this.start) + 1, this.end - 1);
+  }
+
+  opBound(): number {
+    return this.end - this.start;
+  }
+
+  writeOp(buf: Buffer, at: number): number {
+    buf.set(this.bytes().subarray(this.start, this.end), at);
+    return at + (this.end - this.start);
+  }
+
+  /** The arena's buffer; throws once the arena serves another batch. */
+  private bytes(): Buffer {
+    if (this.arena.generation !== this.generation) throw new Error(`the document of ${this.path} at offset ${this.offset} was read after its batch was settled`);
+    return this.arena.buf;
+  }
+}
+
+/**
+ * Writes the _bulk operation of one plain line, given as bytes src[start, end) of a buffer the caller reuses, into
+ * `arena` at once, and returns its document. Same bytes as makeEncoder's document of the same line read in the same
+ * millisecond (see LineDoc); see LineBytesSink for the other arguments.
+ */
+export type BytesEncoder = (arena: Arena, file: FileIdentity, path: string, offset: number, next: number, src: Buffer, start: number, end: number, truncated: boolean) => Doc;
+
+/** Returns a BytesEncoder; it keeps the same small caches as makeEncoder's. */
+export function makeBytesEncoder(opts: EncodeOptions): BytesEncoder {
+  const parts = new LineParts(opts);
+  const { shape } = parts;
+  return (arena, file, path, offset, next, src, start, end, truncated) => {
+    parts.update(path, file.key);
+    const { head, mid, opHead } = parts;
+    arena.reserve(actionBound(opHead, shape.actionText, file.key) + head.length + (end - start) * 6 + 2 + mid.length + 16 + shape.truncatedTail.length);
+    const buf = arena.buf;
+    const from = arena.length;
+    let at = writeAction(buf, from, opHead, shape.actionText, file.key, offset);
+    at = put(buf, at, head);
+    at = writeLineBytes(buf, at, src, start, end);
+    at = put(buf, at, mid);
+    at = putDigits(buf, at, offset, 10);
+    at = put(buf, at, truncated ? shape.truncatedTail : shape.tail);
+    arena.length = at;
+    return new ArenaLineDoc(file, path, offset, next, truncated, arena, from, at, shape);
   };
 }
 

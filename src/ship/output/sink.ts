@@ -60,7 +60,8 @@ export interface SinkHealth {
 export interface Sink {
   /** How request bodies are sent: `none`, or `gzip` and the library that makes it (`gzip (libdeflate 1.14)`). */
   readonly compression: string;
-  send(docs: Doc[]): Promise<Outcome[]>;
+  /** Delivers docs until each is settled; `body`: their whole _bulk body, already written (see Pipeline's Send). */
+  send(docs: Doc[], body?: Buffer): Promise<Outcome[]>;
   health(): SinkHealth;
   /** Pending and in-flight retries reject with SinkStopped so shutdown can finish; nothing more is acknowledged. */
   stop(): void;
@@ -144,24 +145,28 @@ class BulkSink implements Sink {
     );
   }
 
-  async send(docs: Doc[]): Promise<Outcome[]> {
+  async send(docs: Doc[], body?: Buffer): Promise<Outcome[]> {
     const outcomes = new Array<Outcome>(docs.length);
-    if (docs.length > 0) await this.deliver(docs, docs.map((_d, i) => i), outcomes);
+    if (docs.length > 0) await this.deliver(docs, docs.map((_d, i) => i), outcomes, body);
     return outcomes;
   }
 
-  /** Delivers docs[which] until each is settled; splits on 413, retries the rest. */
-  private async deliver(docs: readonly Doc[], which: number[], outcomes: Outcome[]): Promise<void> {
+  /**
+   * Delivers docs[which] until each is settled; splits on 413, retries the rest. `written`: the body of docs[which],
+   * already written (not ours to keep), for the first request; the others are built by bulkBody.
+   */
+  private async deliver(docs: readonly Doc[], which: number[], outcomes: Outcome[], written?: Buffer): Promise<void> {
     let pending = which;
     let attempt = 0;
     while (pending.length > 0) {
       this.throwIfStopped();
-      const body = bulkBody(docs, pending, this.spareBodies.pop());
+      const own = written === undefined || pending !== which;
+      const body = own ? bulkBody(docs, pending, this.spareBodies.pop()) : written;
       // Only the size is kept: the body itself can go as soon as it is compressed, before the engine answers.
       const bodyBytes = body.length;
       let reply: HttpReply;
       try {
-        reply = await this.post(body);
+        reply = await this.post(body, own);
       } catch (err) {
         this.throwIfStopped();
         this.failed(`${errorMessage(err)}${codeOf(err)}`, 'warn');
@@ -258,16 +263,17 @@ class BulkSink implements Sink {
     }
   }
 
-  private async post(body: Buffer): Promise<HttpReply> {
+  /** Sends one body (compressed first, with gzip); `own`: a buffer of ours, kept for the next body once sent. */
+  private async post(body: Buffer, own: boolean): Promise<HttpReply> {
     const compress = this.gzip !== undefined;
     const payload = compress ? await this.gzip.compress(body) : body;
-    if (compress) this.reuse(body);
+    if (compress && own) this.reuse(body);
     const started = process.hrtime.bigint();
     let outcome: number | string = 'error';
     try {
       // Uncompressed, the body is what the socket sends: it is kept for the next one only once written, which an
       // early answer (a 413 before the engine read it all) does not mean.
-      const reply = await this.endpoints.post(this.path, payload, compress, this.stopper.signal, compress ? undefined : () => this.reuse(body));
+      const reply = await this.endpoints.post(this.path, payload, compress, this.stopper.signal, compress || !own ? undefined : () => this.reuse(body));
       outcome = reply.status;
       return reply;
     } finally {

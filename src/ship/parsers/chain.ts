@@ -3,7 +3,7 @@
 // ended by time (timeout, end of file) rather than by its lines is a "cut": recorded in the registry before the
 // event is handed on, and replayed when the same bytes are read again, so a re-read groups lines exactly as the
 // first read did and every event keeps its _id (its first line's offset) with the same lines in it.
-import type { Line } from '../types';
+import type { Line, LineBytesSink } from '../types';
 import { eventOf, type Emit, type Event, type Step, type StepFactory } from './parser';
 
 /** Where a step's held events were passed on by time: before the line at or after `at`, step `step` was flushed. */
@@ -30,6 +30,8 @@ export interface ChainTarget {
 /** How one open file's lines reach the pipeline (see Input): straight through, or through a chain. */
 export interface FileSink {
   line(line: Line): void;
+  /** When given, the file's lines come here as bytes instead of to line() (see LineBytesSink). */
+  lineBytes?: LineBytesSink;
   consumed(key: string, pos: number): void;
   /** The file was closed: `ended` when read to its end (nothing more will come), not when stopped or failed. */
   closed(ended: boolean): void;

@@ -5,7 +5,7 @@ import type { Logger } from '../../common/log';
 import type { InputConfig } from '../config';
 import type { InputSource } from '../input/input';
 import type { FileRegistry } from '../input/registry';
-import { constantObject, makeEncoder, makeEventEncoder, type EncodeOptions } from '../output/encoder';
+import { constantObject, makeBytesEncoder, makeEncoder, makeEventEncoder, type BytesEncoder, type EncodeOptions } from '../output/encoder';
 import type { Pipeline } from '../pipeline';
 import type { Doc, Line } from '../types';
 import { Chain, type ChainTarget, type Cut, type CutStore, type FileSink } from './chain';
@@ -22,10 +22,10 @@ export function stepsOf(input: InputConfig, base: Omit<EncodeOptions, 'fields'>)
 }
 
 /** Encoders of an input; configured fields that would replace per-line fields are a UsageError naming the input. */
-export function encodersOf(input: InputConfig, base: Omit<EncodeOptions, 'fields'>, sinkIndex: string): { line: (l: Line) => Doc; event: (e: Event) => Doc } {
+export function encodersOf(input: InputConfig, base: Omit<EncodeOptions, 'fields'>, sinkIndex: string): { line: (l: Line) => Doc; event: (e: Event) => Doc; bytes: BytesEncoder } {
   const opts: EncodeOptions = { ...base, fields: input.fields, index: input.index === sinkIndex ? undefined : input.index, pipeline: input.pipeline };
   try {
-    return { line: makeEncoder(opts), event: makeEventEncoder(opts) };
+    return { line: makeEncoder(opts), event: makeEventEncoder(opts), bytes: makeBytesEncoder(opts) };
   } catch (err) {
     throw new UsageError(`${input.name === 'paths' ? 'fields' : `${input.name}.fields`}: ${errorMessage(err)}`);
   }
@@ -52,6 +52,8 @@ export interface WiredInputs {
   sources: InputSource[];
   /** Resolves once no chain is waiting for a cut to be saved (call before draining the pipeline). */
   idle(): Promise<void>;
+  /** Every input ships its lines as they are (no parser, no filter): they go to the pipeline as bytes. */
+  plain: boolean;
 }
 
 export function wireInputs(inputs: readonly InputConfig[], deps: { pipeline: Pipeline; registry: FileRegistry; logger: Logger; base: Omit<EncodeOptions, 'fields'>; sinkIndex: string }): WiredInputs {
@@ -62,19 +64,28 @@ export function wireInputs(inputs: readonly InputConfig[], deps: { pipeline: Pip
   };
   const store = registryCuts(deps.registry);
   const { pipeline } = deps;
+  let plain = true;
   const sources = inputs.map((input): InputSource => {
     const enc = encodersOf(input, deps.base, deps.sinkIndex);
     const steps = stepsOf(input, deps.base);
+    if (steps) plain = false;
     const onError = (err: unknown): void => deps.logger.error({ input: input.name, err: errorMessage(err) }, 'saving the registry failed; retrying with the next save');
     const target: ChainTarget = { event: (ev) => pipeline.line(ev, enc.event), consumed: (k, p) => pipeline.consumed(k, p) };
     const open = (): FileSink =>
       steps
         ? new Chain(steps, target, store, track, onError)
-        : { line: (l) => pipeline.line(l, enc.line), consumed: (k, p) => pipeline.consumed(k, p), closed: () => undefined };
+        : {
+            line: (l) => pipeline.line(l, enc.line),
+            // A plain line is written into its batch's body from the read buffer: no string, no Line, one object.
+            lineBytes: (file, path, offset, next, buf, start, end, truncated) => pipeline.lineBytes(enc.bytes, file, path, offset, next, buf, start, end, truncated),
+            consumed: (k, p) => pipeline.consumed(k, p),
+            closed: () => undefined,
+          };
     return { globs: input.paths, open };
   });
   return {
     sources,
+    plain,
     async idle() {
       while (saving.size > 0) await Promise.all([...saving]);
     },
