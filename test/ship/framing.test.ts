@@ -136,3 +136,44 @@ test('a hole still being written (NULs, no line yet) is no partial line', () => 
   const partial = frame(['done\n', Buffer.alloc(10), 'half']);
   expect(partial.framer.partialStart).toBe(15);
 });
+
+describe('lines as bytes (the plain-line path: LineBytesSink)', () => {
+  /** Frames the chunks both ways; the bytes are copied in the callback, as the buffer is written again after it. */
+  function both(chunks: (string | Buffer)[], maxLine: number, flushAt?: number): { text: unknown[]; bytes: unknown[] } {
+    const text: Line[] = [];
+    const bytes: [string, number, number, boolean, string, string][] = [];
+    const a = new Framer(file, '/x.log', 0, maxLine, (l) => text.push(l));
+    const b = new Framer(file, '/x.log', 0, maxLine, () => {
+      throw new Error('a framer given a bytes sink made a Line');
+    }, (f, path, offset, next, buf, start, end, truncated) => {
+      const copy = Buffer.from(buf.subarray(start, end));
+      bytes.push([copy.toString('utf8'), offset, next, truncated, f.key, path]);
+    });
+    let pos = 0;
+    for (const c of chunks) {
+      const buf = typeof c === 'string' ? Buffer.from(c) : c;
+      a.push(buf, 0, buf.length, pos);
+      b.push(buf, 0, buf.length, pos);
+      // The reader reuses its buffer: scribble over it, which must not change lines already handed over.
+      buf.fill(0x21);
+      pos += buf.length;
+    }
+    if (flushAt !== undefined) {
+      a.flush(flushAt);
+      b.flush(flushAt);
+    }
+    return { text: text.map((l) => [l.text, l.offset, l.next, l.truncated, l.file.key, l.path]), bytes };
+  }
+
+  test.each([
+    ['plain lines, multi-byte UTF-8', ['ab\ncdé\nxyz\n'], 1 << 20, undefined],
+    ['\\r\\n split across reads, a partial line carried over three reads', ['one\r\ntwo\r', '\nthr', 'e', 'e\r\nfour'], 1 << 20, 22],
+    ['lines over the limit, one cut inside a multi-byte character', ['0123456789abc\nxyzé\u00e9é\nok\n'], 5, undefined],
+    ['a cut line carried across reads', ['0123', '456789', 'ab\nz\n'], 4, undefined],
+    ['NUL padding, empty lines, invalid UTF-8', [Buffer.concat([Buffer.alloc(7), Buffer.from('a\n\n\r\n'), Buffer.from([0xff, 0xfe, 0x41, 0x0a])])], 1 << 20, undefined],
+  ])('%s: the same lines, offsets and flags as the text path', (_name, chunks, maxLine, flushAt) => {
+    const { text, bytes } = both(chunks as (string | Buffer)[], maxLine as number, flushAt as number | undefined);
+    expect(bytes.length).toBeGreaterThan(0);
+    expect(bytes).toEqual(text);
+  });
+});

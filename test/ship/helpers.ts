@@ -28,6 +28,8 @@ export function startShipper(opts: {
   once?: boolean;
   extra?: Record<string, unknown>;
   args?: string[];
+  /** Node's own options, before the program. */
+  nodeArgs?: string[];
 }): ShipperRun {
   const config = {
     es: { urls: [opts.esUrl], backoff_initial: '100ms', backoff_max: '1s', request_timeout: '10s' },
@@ -41,7 +43,7 @@ export function startShipper(opts: {
   };
   const file = join(opts.dir, 'ship.yml');
   writeFileSync(file, stringify(config));
-  const args = [CLI, '-c', file, '--log-format', 'json', ...(opts.once ? ['--once'] : []), ...(opts.args ?? [])];
+  const args = [...(opts.nodeArgs ?? []), CLI, '-c', file, '--log-format', 'json', ...(opts.once ? ['--once'] : []), ...(opts.args ?? [])];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => {

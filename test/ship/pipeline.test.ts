@@ -2,7 +2,8 @@
 // many files read at once stay within it.
 import { createLogger } from '../../src/common/log';
 import { FileRegistry } from '../../src/ship/input/registry';
-import { makeEncoder, makeEventEncoder } from '../../src/ship/output/encoder';
+import { bulkBody } from '../../src/ship/output/bulk';
+import { makeBytesEncoder, makeEncoder, makeEventEncoder } from '../../src/ship/output/encoder';
 import { eventOf } from '../../src/ship/parsers/parser';
 import { Pipeline, type PipelineOptions } from '../../src/ship/pipeline';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -143,4 +144,57 @@ test('a parsed document counts what it holds besides its text (a joined message,
   const parsed = { ...eventOf({ file, path: '/x.log', offset: 10_001, next: 20_002, text, truncated: false }), message: 'y'.repeat(10_000), fields: { a: 'z'.repeat(5_000) } };
   p.line(parsed, encodeEvent);
   expect(p.pendingBytes - alone).toBeGreaterThanOrEqual(10_000 + 10_000 + 5_000);
+});
+
+describe('plain lines as bytes (lineBytes): the batch body is written as the lines come', () => {
+  const bytes = makeBytesEncoder({ hostName: 'h', agentVersion: 't' });
+  const file = { key: 'k1', dev: 1, ino: 2 };
+  /** Hands `n` lines of a reused read buffer to the pipeline, starting at file offset `from`. */
+  function feed(p: Pipeline, n: number, from: number): number {
+    const read = Buffer.alloc(64);
+    let at = from;
+    for (let i = 0; i < n; i++) {
+      const len = read.write(`line ${at}`);
+      p.lineBytes(bytes, file, '/a.log', at, at + len + 1, read, 0, len, false);
+      read.fill(0x21);
+      at += len + 1;
+    }
+    return at;
+  }
+
+  test('a batch of them is sent with its arena as the body, the same bytes bulkBody builds, and the arena serves the next batch once settled', async () => {
+    const sent: { n: number; body: string | undefined; built: string; buffer: ArrayBufferLike | undefined }[] = [];
+    const p = pipeline(1024 * 1024, async (docs, body) => {
+      sent.push({ n: docs.length, body: body?.toString('utf8'), built: bulkBody(docs).toString('utf8'), buffer: body?.buffer });
+      return docs.map(() => 'created' as const);
+    });
+    const second = feed(p, 250, 0); // maxDocs 100: two full batches and one of 50
+    await p.drain();
+    feed(p, 10, second);
+    await p.drain();
+    expect(sent.map((s) => s.n)).toEqual([100, 100, 50, 10]);
+    for (const s of sent) {
+      expect(s.body).toBeDefined();
+      expect(s.body).toBe(s.built);
+      expect(s.body!.split('\n').filter(Boolean)).toHaveLength(2 * s.n);
+    }
+    expect(JSON.parse(sent[3].body!.split('\n')[1])).toMatchObject({ message: `line ${second}`, log: { offset: second } });
+    // The arenas of settled batches are written again, not allocated anew: at most one per request slot and one being filled.
+    expect(new Set(sent.map((s) => s.buffer)).size).toBeLessThanOrEqual(3);
+    // Every line's cost was given back when its batch settled.
+    expect(p.pendingBytes).toBe(0);
+  });
+
+  test('a batch that also holds a parsed event is built by the sender: the arena alone is not its body', async () => {
+    const bodies: (Buffer | undefined)[] = [];
+    const p = pipeline(1024 * 1024, async (docs, body) => {
+      bodies.push(body);
+      return docs.map(() => 'created' as const);
+    });
+    const at = feed(p, 3, 0);
+    p.line({ ...eventOf({ file, path: '/a.log', offset: at, next: at + 6, text: 'event', truncated: false }) }, makeEventEncoder({ hostName: 'h', agentVersion: 't' }));
+    feed(p, 2, at + 6);
+    await p.drain();
+    expect(bodies).toEqual([undefined]);
+  });
 });

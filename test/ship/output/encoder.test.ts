@@ -1,7 +1,7 @@
 // The ECS document and _id for a line: valid JSON with the fields Kibana and the registry depend on.
 import { Framer } from '../../../src/ship/input/framing';
 import { bulkBody } from '../../../src/ship/output/bulk';
-import { constantFragment, docId, makeEncoder, makeEventEncoder } from '../../../src/ship/output/encoder';
+import { Arena, constantFragment, docId, makeBytesEncoder, makeEncoder, makeEventEncoder, type EncodeOptions } from '../../../src/ship/output/encoder';
 import { eventOf } from '../../../src/ship/parsers/parser';
 import type { Line } from '../../../src/ship/types';
 
@@ -165,5 +165,66 @@ describe('plain lines written as bytes', () => {
         expect(d.index).toBe(events[i].index);
       });
     }
+  });
+});
+
+describe('makeBytesEncoder (plain lines written into an arena as they are read)', () => {
+  const optsOf: [string, EncodeOptions][] = [
+    ['the sink index', { hostName: 'web-1', agentVersion: '0.1.0', fields: { service: { name: 'api' } } }],
+    ['an own index and an ingest pipeline', { hostName: 'web-1', agentVersion: '0.1.0', index: 'logs-app', pipeline: 'java' }],
+  ];
+  const texts: Buffer[] = [
+    Buffer.from('hello world'),
+    Buffer.from('say "hi" \\ tab\there \u0001 </script>'),
+    Buffer.from('ünï 🎉 and ascii'),
+    Buffer.from([0x61, 0xff, 0xfe, 0x62, 0xe2, 0x82]), // invalid UTF-8, replaced as the text path replaces it
+    Buffer.from('x'.repeat(5000)),
+    Buffer.from('short'),
+    Buffer.from('a'),
+  ];
+
+  it.each(optsOf)('writes the same operation bytes as makeEncoder for %s, escaped keys and cut lines included', (_name, opts) => {
+    const now = jest.spyOn(Date, 'now').mockReturnValue(Date.parse('2026-12-01T10:00:00.123Z'));
+    try {
+      const byText = makeEncoder(opts);
+      const byBytes = makeBytesEncoder(opts);
+      const arena = new Arena(64); // small: every document makes it grow
+      let cases = 0;
+      for (const key of ['f3a9c0', 'we"ird key']) {
+        for (const [i, t] of texts.entries()) {
+          const truncated = i % 2 === 1;
+          const read = Buffer.concat([Buffer.from('junk'), t, Buffer.from('\njunk')]);
+          const file = { key, dev: 1, ino: 2 };
+          const path = i === 2 ? '/logs/we"ird.log' : '/var/log/app.log';
+          const lineDoc = byText({ file, path, offset: 1000 + i, next: 1010 + i + t.length, text: t.toString('utf8'), truncated });
+          const doc = byBytes(arena, file, path, 1000 + i, 1010 + i + t.length, read, 4, 4 + t.length, truncated);
+          read.fill(0x21); // the reader's buffer is written again: the document must not depend on it
+          expect(bulkBody([doc]).toString('utf8')).toBe(bulkBody([lineDoc]).toString('utf8'));
+          expect(doc.id).toBe(lineDoc.id);
+          expect(doc.source).toBe(lineDoc.source);
+          expect(doc.line.text).toBe(t.toString('utf8'));
+          expect([doc.line.offset, doc.line.next, doc.line.truncated, doc.line.path, doc.line.file.key]).toEqual([1000 + i, 1010 + i + t.length, truncated, path, key]);
+          expect(doc.action).toBe(lineDoc.action);
+          expect(doc.index).toBe(lineDoc.index);
+          cases++;
+        }
+      }
+      expect(cases).toBe(2 * texts.length);
+      // The arena holds every operation back to back: it is the batch's body as it is.
+      expect(arena.body.toString('utf8').split('\n').filter(Boolean)).toHaveLength(4 * texts.length);
+    } finally {
+      now.mockRestore();
+    }
+  });
+
+  it('a document refuses to be read once its arena serves another batch', () => {
+    const arena = new Arena(1024);
+    const src = Buffer.from('first line');
+    const doc = makeBytesEncoder({ hostName: 'h', agentVersion: '1' })(arena, { key: 'k', dev: 1, ino: 1 }, '/a.log', 0, 11, src, 0, src.length, false);
+    expect(JSON.parse(doc.source)).toMatchObject({ message: 'first line' });
+    arena.reset();
+    expect(arena.length).toBe(0);
+    expect(() => doc.source).toThrow('the document of /a.log at offset 0 was read after its batch was settled');
+    expect(() => doc.writeOp!(Buffer.alloc(1024), 0)).toThrow('after its batch was settled');
   });
 });

@@ -4,6 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync, existsSync } from 'node:fs';
 import { bulkBody } from '../../../src/ship/output/bulk';
+import { Arena, makeBytesEncoder } from '../../../src/ship/output/encoder';
 import { detectEngine } from '../../../src/ship/output/flavor';
 import { setup } from '../../../src/ship/output/setup';
 import { createSink, SinkStopped, type Sink } from '../../../src/ship/output/sink';
@@ -188,6 +189,37 @@ describe('send()', () => {
     expect(es.docs.get('logs-sidekick-test')?.size).toBe(8);
     const dl = JSON.parse(readFileSync(opts.deadLetterFile, 'utf8').trim()) as { status: number; error: { type: string } };
     expect(dl).toMatchObject({ status: 413, error: { type: 'request_too_large' } });
+  });
+
+  it('sends a batch written as bytes with its arena as the first body; on 413 the halves are built from the same documents, and a dead letter keeps its line', async () => {
+    await es.close();
+    es = await startEsStandin({ maxContentLength: 1500 });
+    // Uncompressed: the limit is on the body as sent, and a body handed to the socket is the one kept for reuse.
+    const opts = sinkOptions([es.url], { compression: 'none' });
+    const sink = await sinkFor(opts);
+    const arena = new Arena(256);
+    const encode = makeBytesEncoder({ hostName: 'test-host', agentVersion: '0.0.0-test' });
+    const texts = [...Array.from({ length: 8 }, (_v, i) => `line ${i} "quoted" é`), 'x'.repeat(3000)];
+    let offset = 0;
+    const docs = texts.map((t) => {
+      const read = Buffer.from(t);
+      const doc = encode(arena, { key: 'arena', dev: 1, ino: 2 }, '/var/log/arena.log', offset, offset + read.length + 1, read, 0, read.length, false);
+      offset += read.length + 1;
+      return doc;
+    });
+    const body = Buffer.from(arena.body); // what the pipeline hands over: the arena's bytes
+    const outcomes = await sink.send(docs, arena.body);
+    expect(outcomes).toEqual([...texts.slice(0, 8).map(() => 'created'), 'dead-letter']);
+    const bulks = es.requests.filter((r) => r.path.includes('_bulk'));
+    // The whole batch (5 KB) was refused; what was stored came in halves built by the sink, each within the limit.
+    expect(body.length).toBeGreaterThan(1500);
+    expect(bulks.length).toBeGreaterThanOrEqual(2);
+    for (const r of bulks) expect(r.bodyBytes).toBeLessThanOrEqual(1500);
+    expect([...es.docs.get('logs-sidekick-test')!.values()].map((d) => d.message).sort()).toEqual(texts.slice(0, 8).sort());
+    // The arena is not the sink's to keep: it was never written into.
+    expect(arena.body.equals(body)).toBe(true);
+    const dl = JSON.parse(readFileSync(opts.deadLetterFile, 'utf8').trim()) as { status: number; message: string; offset: number };
+    expect(dl).toMatchObject({ status: 413, message: texts[8], offset: offset - 3001 });
   });
 
   it('without compression, reuses a body only once it is written: an early 413 while the socket still sends it leaves it whole', async () => {
