@@ -201,6 +201,11 @@ function opHeadOf(actionText: string | undefined, key: string): Buffer | undefin
   return PLAIN_ID.test(key) ? Buffer.from((actionText ?? ACTION_HEAD) + '"' + key + '-') : undefined;
 }
 
+/** The source of the _bulk operation in buf[start, end): its second line, without the action line or the final \n. */
+function sourceOfOp(buf: Buffer, start: number, end: number): string {
+  return buf.toString('utf8', buf.indexOf(NEWLINE, start) + 1, end - 1);
+}
+
 /**
  * A document kept as its parts rather than as one JSON string: writeOp() puts the _bulk operation's bytes straight
  * into a request body, so no source string is built, flattened and encoded again for each document. `source` and
@@ -229,7 +234,7 @@ abstract class OpDoc<L extends Line, S extends OpShape> implements Doc {
   get source(): string {
     const buf = Buffer.allocUnsafe(this.opBound());
     const end = this.writeOp(buf, 0);
-    return buf.toString('utf8', buf.indexOf(NEWLINE) + 1, end - 1);
+    return sourceOfOp(buf, 0, end);
   }
 
   /** Near the length of the operation (batch sizes). */
@@ -445,7 +450,7 @@ class ArenaLineDoc implements Doc, Line {
 
   get source(): string {
     const buf = this.bytes();
-    return buf.toString('utf8', buf.indexOf(NEWLINE, this.start) + 1, this.end - 1);
+    return sourceOfOp(buf, this.start, this.end);
   }
 
   opBound(): number {
