@@ -16,6 +16,7 @@ import { authFrom, collectField, inputsOf, loadShipConfig, type ShipConfig, type
 import { Input } from './input/input';
 import { claimStateDir } from './input/owner';
 import { FileRegistry } from './input/registry';
+import { bulkLinesError, loadBulkLines } from './output/bulk-lines';
 import { makeEncoder } from './output/encoder';
 import { createSink, type SinkOptions } from './output/sink';
 import { tuneHeap } from './heap';
@@ -239,7 +240,7 @@ async function run(globs: string[], opts: CliOptions): Promise<number> {
   // Listening and announced only once the signal handlers are installed: a SIGTERM sent on seeing either is a clean stop.
   if (cfg.http) http = await startHttp({ listen: cfg.http, logger, registry: metrics, health, routes: statusRoutes(status!, Date.now()) });
   logger.info(
-    { inputs: inputs.map((i) => ({ name: i.name, paths: i.paths, index: i.index, parsers: i.parsers.map((p) => Object.keys(p)[0]) })), es: cfg.es.urls.map(redactUrl), compression: sink.compression, state_dir: cfg.state_dir, once: cfg.once },
+    { inputs: inputs.map((i) => ({ name: i.name, paths: i.paths, index: i.index, parsers: i.parsers.map((p) => Object.keys(p)[0]) })), es: cfg.es.urls.map(redactUrl), compression: sink.compression, plain_lines: plainLinesEncoder(), state_dir: cfg.state_dir, once: cfg.once },
     'sidekick-ship starting',
   );
   await input.start();
@@ -303,6 +304,14 @@ function registerInputMetrics(metrics: Registry, pipeline: Pipeline, input: Inpu
       for (const t of input.open()) this.set({ path: t.path }, Math.max(0, t.size - (pipeline.settled(t.key) ?? t.pos)));
     },
   });
+}
+
+/** What writes plain lines' _bulk operations, for the start-up log: `bulk-lines binding` (runs of lines in C), or
+ * `JS encoder` when SIDEKICK_NATIVE is `off` or the binding is not built (then with the reason it did not load). */
+function plainLinesEncoder(): string {
+  if (loadBulkLines()) return 'bulk-lines binding';
+  const why = bulkLinesError();
+  return why === undefined ? 'JS encoder' : `JS encoder (${why})`;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -4,7 +4,7 @@
 // tailers wait while the bytes read but not yet settled exceed it.
 import type { Logger } from '../common/log';
 import type { FileRegistry } from './input/registry';
-import { Arena, type BytesEncoder } from './output/encoder';
+import { Arena, type BytesEncoder, type RunEncoder } from './output/encoder';
 import type { Doc, FileIdentity, Line, Outcome } from './types';
 
 /**
@@ -130,19 +130,53 @@ export class Pipeline {
    */
   lineBytes(encode: BytesEncoder, file: FileIdentity, path: string, offset: number, next: number, buf: Buffer, start: number, end: number, truncated: boolean): void {
     const b = this.current;
-    if (b.arena === undefined) b.arena = this.spareArenas.pop() ?? new Arena(this.opts.maxBytes + ARENA_SLACK);
+    const arena = this.arenaOf(b);
     // Only the arena's own documents, in order and nothing else, make it the body: a parsed event in between would not be in it.
     const whole = b.arenaDocs === b.docs.length;
-    const doc = encode(b.arena, file, path, offset, next, buf, start, end, truncated);
+    const doc = encode(arena, file, path, offset, next, buf, start, end, truncated);
     if (whole) b.arenaDocs++;
     const bytes = doc.opLength!;
     this.add(b, doc, file.key, offset, next, bytes, bytes + ARENA_LINE_OVERHEAD);
   }
 
+  /**
+   * Takes as many whole plain lines of buf[start, end) as `encode` takes at once (see LineRunSink, RunEncoder), into
+   * as many batches as they fill; returns the index after the last one taken (start when none).
+   */
+  lineRun(encode: RunEncoder, file: FileIdentity, path: string, buf: Buffer, start: number, end: number, pos: number, maxLine: number): number {
+    let i = start;
+    for (;;) {
+      const b = this.current;
+      const arena = this.arenaOf(b);
+      const whole = b.arenaDocs === b.docs.length;
+      const run = encode(arena, file, path, buf, i, end, pos + (i - start), maxLine, this.opts.maxDocs - b.docs.length, this.opts.maxBytes - b.bytes, b.docs);
+      if (run.count === 0) return i;
+      if (whole) b.arenaDocs += run.count;
+      this.account(b, file.key, run.offset, run.next, run.count, run.bytes, run.bytes + run.count * ARENA_LINE_OVERHEAD);
+      i = run.index;
+      // The batch filled and went: the rest of the range may fill the next one.
+      if (this.current === b || i >= end) return i;
+    }
+  }
+
+  /** The arena of batch b's body, made (or taken from a settled batch) at its first line written as bytes. */
+  private arenaOf(b: Batch): Arena {
+    if (b.arena === undefined) b.arena = this.spareArenas.pop() ?? new Arena(this.opts.maxBytes + ARENA_SLACK);
+    return b.arena;
+  }
+
   /** Adds a line's document to batch b: its bytes (of the _bulk operation), its cost in memory, its file's progress. */
   private add(b: Batch, doc: Doc, key: string, offset: number, next: number, bytes: number, cost: number): void {
-    this.linesRead++;
     b.docs.push(doc);
+    this.account(b, key, offset, next, 1, bytes, cost);
+  }
+
+  /**
+   * Counts `lines` consecutive lines of file `key`, from `offset` to `next`, whose documents are already in batch b:
+   * their bytes (of the _bulk operations), their cost in memory, their file's progress; sends b once full.
+   */
+  private account(b: Batch, key: string, offset: number, next: number, lines: number, bytes: number, cost: number): void {
+    this.linesRead += lines;
     b.bytes += bytes;
     b.fileBytes += next - offset;
     b.cost += cost;
@@ -152,7 +186,7 @@ export class Pipeline {
       p = new Progress(key, offset);
       this.progress.set(key, p);
     }
-    p.lines++;
+    p.lines += lines;
     if (p.openBatch === b && p.openChunk) {
       p.openChunk.end = next;
     } else {

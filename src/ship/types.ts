@@ -36,6 +36,15 @@ export interface Line {
  */
 export type LineBytesSink = (file: FileIdentity, path: string, offset: number, next: number, buf: Buffer, start: number, end: number, truncated: boolean) => void;
 
+/**
+ * Takes as many whole lines of buf[start, end) as it can at once (pos: the file offset of buf[start]), each ending in
+ * \n within the range, none longer than maxLine bytes, from the first on and without a gap; returns the index just
+ * after the \n of the last one taken (start when none). The framer hands the line there, and any it is not offered,
+ * to its per-line sinks. buf is written again once the call returns (see LineBytesSink). For plain lines
+ * (Pipeline.lineRun).
+ */
+export type LineRunSink = (file: FileIdentity, path: string, buf: Buffer, start: number, end: number, pos: number, maxLine: number) => number;
+
 /** How the engine settled one document. */
 export type Outcome = 'created' | 'duplicate' | 'dead-letter';
 

@@ -127,6 +127,8 @@ describeWithDocker('the compose stack (docker-compose.elk.yml), for real', () =>
       // Both starts gzipped their bodies with the image's libdeflate binding, which the engine took.
       const starts = (await docker(['logs', ship])).stderr.split('\n').filter((l) => l.includes('"sidekick-ship starting"'));
       expect(starts.map((l) => (JSON.parse(l) as { compression: string }).compression)).toEqual([expect.stringMatching(/^gzip \(libdeflate \d/), expect.stringMatching(/^gzip \(libdeflate \d/)]);
+      // And wrote runs of plain lines with the image's bulk-lines binding.
+      expect(starts.map((l) => (JSON.parse(l) as { plain_lines: string }).plain_lines)).toEqual(['bulk-lines binding', 'bulk-lines binding']);
 
       await dockerOk(['stop', '--time', '10', ship]);
       expect(await state(ship)).toEqual(expect.objectContaining({ Status: 'exited', ExitCode: 0 }));

@@ -3,7 +3,7 @@
 import { createLogger } from '../../src/common/log';
 import { FileRegistry } from '../../src/ship/input/registry';
 import { bulkBody } from '../../src/ship/output/bulk';
-import { makeBytesEncoder, makeEncoder, makeEventEncoder } from '../../src/ship/output/encoder';
+import { makeBytesEncoder, makeEncoder, makeEventEncoder, makeRunEncoder } from '../../src/ship/output/encoder';
 import { eventOf } from '../../src/ship/parsers/parser';
 import { Pipeline, type PipelineOptions } from '../../src/ship/pipeline';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -198,3 +198,54 @@ describe('plain lines as bytes (lineBytes): the batch body is written as the lin
     expect(bodies).toEqual([undefined]);
   });
 });
+
+describe('runs of plain lines (lineRun, the bulk-lines binding): as many batches as they fill, bodies as they come', () => {
+  const run = makeRunEncoder({ hostName: 'h', agentVersion: 't' });
+  const bytes = makeBytesEncoder({ hostName: 'h', agentVersion: 't' });
+  const withBinding = run ? test : test.skip;
+  const file = { key: 'k1', dev: 1, ino: 2 };
+
+  withBinding('one read of 250 lines and a second of 10 go out in batches of maxDocs with their arenas as bodies; the lines a run leaves go one by one', async () => {
+    const sent: { n: number; body: string | undefined; built: string }[] = [];
+    const p = pipeline(1024 * 1024, async (docs, body) => {
+      sent.push({ n: docs.length, body: body?.toString('utf8'), built: bulkBody(docs).toString('utf8') });
+      return docs.map(() => 'created' as const);
+    });
+    const text = Array.from({ length: 250 }, (_, i) => (i === 120 ? 'needs "escaping"' : `line ${i}`)).join('\n') + '\n';
+    const read = Buffer.from(text);
+    // As the framer does: a run, then the line it stops at by the per-line path, then a run again.
+    let i = 0;
+    let lines = 0;
+    while (i < read.length) {
+      const taken = p.lineRun(run!, file, '/a.log', read, i, read.length, i, 1024);
+      lines += countLines(read, i, taken);
+      i = taken;
+      if (i >= read.length) break;
+      const nl = read.indexOf(10, i);
+      p.lineBytes(bytes, file, '/a.log', i, nl + 1, read, i, nl, false);
+      lines++;
+      i = nl + 1;
+    }
+    read.fill(0x21);
+    expect(lines).toBe(250);
+    await p.drain();
+    const second = Buffer.from('tail 1\ntail 2\n'.repeat(5));
+    expect(p.lineRun(run!, file, '/a.log', second, 0, second.length, text.length, 1024)).toBe(second.length);
+    await p.drain();
+    expect(sent.map((s) => s.n)).toEqual([100, 100, 50, 10]);
+    for (const s of sent) expect(s.body).toBe(s.built);
+    const sources = sent.flatMap((s) => s.built.split('\n').filter((_, k) => k % 2 === 1).map((l) => JSON.parse(l) as { message: string; log: { offset: number } }));
+    expect(sources.slice(118, 122).map((d) => d.message)).toEqual(['line 118', 'line 119', 'needs "escaping"', 'line 121']);
+    // Each line's offset is where it starts in the file: both reads, back to back.
+    const all = text + second.toString('utf8');
+    expect(sources.map((d) => d.log.offset)).toEqual(all.split('\n').slice(0, -1).map((_, k, ls) => ls.slice(0, k).join('\n').length + (k > 0 ? 1 : 0)));
+    expect(p.linesOf('k1')).toBe(260);
+    expect(p.pendingBytes).toBe(0);
+  });
+});
+
+function countLines(buf: Buffer, from: number, to: number): number {
+  let n = 0;
+  for (let i = from; i < to; i++) if (buf[i] === 10) n++;
+  return n;
+}

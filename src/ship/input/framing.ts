@@ -8,13 +8,16 @@
 // NUL bytes before a line's first byte are padding, not content: a writer without O_APPEND goes on writing at its
 // old offset after copytruncate, leaving a sparse hole of NULs before its next line (Fluent Bit #3117). They are
 // skipped (a line's offset is that of its first byte after them) and never count against maxLine.
-import type { FileIdentity, Line, LineBytesSink } from '../types';
+import type { FileIdentity, Line, LineBytesSink, LineRunSink } from '../types';
 
 export type LineSink = (line: Line) => void;
 
 const NL = 10;
 const CR = 13;
 const NUL = 0;
+/** Lines framed one by one after a run took none, before the next run is offered: content the run sink leaves to the
+ * per-line path (non-ASCII text, for one) does not pay for a refused run per line. */
+const RUN_BACKOFF = 16;
 
 export class Framer {
   /** Bytes of the current partial line (at most maxLine of them). */
@@ -26,6 +29,8 @@ export class Framer {
   private skipping = false;
   /** File offset just after the last newline seen: every byte before it belongs to an emitted or skipped line. */
   consumed: number;
+  /** Lines still to frame one by one before a run is offered again (see RUN_BACKOFF). */
+  private runAfter = 0;
 
   constructor(
     public file: FileIdentity,
@@ -35,6 +40,8 @@ export class Framer {
     private readonly emit: LineSink,
     /** When given, lines go here as bytes instead of to `emit` (no string is made). */
     private readonly emitBytes?: LineBytesSink,
+    /** When given (with emitBytes), runs of whole lines are offered here first; what it leaves goes to emitBytes. */
+    private readonly emitRun?: LineRunSink,
   ) {
     this.lineStart = start;
     this.consumed = start;
@@ -49,6 +56,21 @@ export class Framer {
         while (i < end && buf[i] === NUL) i++;
         this.lineStart = pos + (i - start);
         continue;
+      }
+      if (this.emitRun !== undefined && this.carryLen === 0 && !this.skipping) {
+        if (this.runAfter > 0) this.runAfter--;
+        else {
+          const taken = this.emitRun(this.file, this.path, buf, i, end, pos + (i - start), this.maxLine);
+          if (taken > i) {
+            this.lineStart = pos + (taken - start);
+            this.consumed = this.lineStart;
+            i = taken;
+            // The line the run stopped at (if any) is the per-line path's; the run goes on after it.
+            if (i < end) this.runAfter = 1;
+            continue;
+          }
+          this.runAfter = RUN_BACKOFF;
+        }
       }
       const nl = buf.indexOf(NL, i);
       if (nl === -1 || nl >= end) {

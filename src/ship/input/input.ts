@@ -348,6 +348,7 @@ export class Input {
       const tailer = new Tailer(fh, file, path, start, st.size, fp, this.opts, {
         line: (l) => sink.line(l),
         lineBytes: sink.lineBytes,
+        lineRun: sink.lineRun,
         room: (bytes) => this.sink.room(bytes),
         release: (bytes) => this.sink.release(bytes),
         bytesRead: (n) => this.sink.bytesRead(n),

@@ -4,7 +4,7 @@
 // and detects truncation (size below the read position, or a changed head).
 import { watch, type FSWatcher } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import type { FileIdentity, Line, LineBytesSink } from '../types';
+import type { FileIdentity, Line, LineBytesSink, LineRunSink } from '../types';
 import { Framer } from './framing';
 import { FINGERPRINT_BYTES, fingerprintOf, headMatches, readHead, type Fingerprint } from './identity';
 
@@ -13,6 +13,8 @@ export interface TailHooks {
   line(line: Line): void;
   /** When given, receives each framed line as bytes instead of line() (see LineBytesSink). */
   lineBytes?: LineBytesSink;
+  /** When given with lineBytes, is offered runs of whole lines first (see LineRunSink). */
+  lineRun?: LineRunSink;
   /** Called after each chunk with the offset up to which every line has been handed over. */
   consumed(tailer: Tailer, pos: number): void;
   /**
@@ -88,7 +90,7 @@ export class Tailer {
   ) {
     this.pos = start;
     this.size = size;
-    this.framer = new Framer(file, path, start, opts.maxLine, hooks.line, hooks.lineBytes);
+    this.framer = new Framer(file, path, start, opts.maxLine, hooks.line, hooks.lineBytes, hooks.lineBytes && hooks.lineRun);
     if (!opts.once) {
       try {
         this.watcher = watch(path, { persistent: false }, () => this.wake());

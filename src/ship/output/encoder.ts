@@ -3,6 +3,7 @@
 import { UsageError } from '../../common/errors';
 import { isObject, setOwn, type Event, type JsonObject, type MemberRanges } from '../parsers/parser';
 import type { Doc, FileIdentity, Line } from '../types';
+import { loadBulkLines } from './bulk-lines';
 
 /** The _id of the line at `offset` in the file known by `fileKey`: the same line always gets the same _id. */
 /** The action line up to the _id for documents going to the sink's index (see actionHead for the others). */
@@ -494,6 +495,68 @@ export function makeBytesEncoder(opts: EncodeOptions): BytesEncoder {
     at = put(buf, at, truncated ? shape.truncatedTail : shape.tail);
     arena.length = at;
     return new ArenaLineDoc(file, path, offset, next, truncated, arena, from, at, shape);
+  };
+}
+
+/** What a RunEncoder took of its buffer: `count` lines, the first at file offset `offset`, the last ending before
+ * `next`; their operations take `bytes` bytes; `index` is where in the buffer the lines it did not take begin. */
+export interface LineRun {
+  index: number;
+  count: number;
+  bytes: number;
+  offset: number;
+  next: number;
+}
+
+/**
+ * Writes the _bulk operations of as many whole plain lines of src[start, end) as it takes (pos: the file offset of
+ * src[start]) into `arena` at once, and pushes their documents onto `docs`: the same bytes and documents as a
+ * BytesEncoder's for the same lines read in the same millisecond. Stops before the first line it leaves to the
+ * per-line path (see BulkLinesBinding.writeLines), and after maxDocs lines or maxBytes bytes of operations.
+ */
+export type RunEncoder = (
+  arena: Arena,
+  file: FileIdentity,
+  path: string,
+  src: Buffer,
+  start: number,
+  end: number,
+  pos: number,
+  maxLine: number,
+  maxDocs: number,
+  maxBytes: number,
+  docs: Doc[],
+) => LineRun;
+
+/** Lines one writeLines call takes at most (its records: 3 numbers each). */
+const RUN_LINES = 2048;
+
+/**
+ * Returns a RunEncoder on the bulk-lines binding, or undefined without it (not built, or `env.SIDEKICK_NATIVE` is
+ * `off`): then plain lines take makeBytesEncoder's path only. Keeps the same small caches as makeEncoder's; a run's lines share
+ * one read time. A file key that needs escaping takes no run (its lines go the per-line way).
+ */
+export function makeRunEncoder(opts: EncodeOptions, env: NodeJS.ProcessEnv = process.env): RunEncoder | undefined {
+  const binding = loadBulkLines(env);
+  if (binding === undefined) return undefined;
+  const parts = new LineParts(opts);
+  const { shape } = parts;
+  const out = new Float64Array(2 + 3 * RUN_LINES);
+  return (arena, file, path, src, start, end, pos, maxLine, maxDocs, maxBytes, docs) => {
+    parts.update(path, file.key);
+    const { opHead } = parts;
+    if (opHead === undefined) return { index: start, count: 0, bytes: 0, offset: pos, next: pos };
+    const from = arena.length;
+    const count = binding.writeLines(src, start, end, pos, arena.buf, from, opHead, parts.head, parts.mid, shape.tail, maxLine, maxDocs, maxBytes, out);
+    if (count === 0) return { index: start, count: 0, bytes: 0, offset: pos, next: pos };
+    let at = from;
+    for (let k = 2; k < 2 + 3 * count; k += 3) {
+      const end = out[k + 2];
+      docs.push(new ArenaLineDoc(file, path, out[k], out[k + 1], false, arena, at, end, shape));
+      at = end;
+    }
+    arena.length = at;
+    return { index: out[0], count, bytes: at - from, offset: out[2], next: out[3 * count] };
   };
 }
 

@@ -1,7 +1,6 @@
 // Loads the libdeflate gzip binding (native/gzip-libdeflate.c, built by scripts/build-native.mjs into
 // native/build/gzip-libdeflate.node under the package root), once.
-import { join } from 'node:path';
-import { PACKAGE_ROOT } from '../../common/version';
+import { loadNative, nativeError, nativePath } from './native';
 
 /** A libdeflate compressor held by the binding (opaque; freed when collected). */
 export type LibdeflateHandle = { readonly __libdeflate: unique symbol };
@@ -20,25 +19,14 @@ export interface LibdeflateBinding {
 }
 
 /** Where the built binding is: native/build/gzip-libdeflate.node under the package root. */
-export const LIBDEFLATE_BINDING = PACKAGE_ROOT === undefined ? undefined : join(PACKAGE_ROOT, 'native/build/gzip-libdeflate.node');
-
-let loaded: { binding: LibdeflateBinding | undefined; error: string | undefined } | undefined;
+export const LIBDEFLATE_BINDING = nativePath('gzip-libdeflate');
 
 /** The binding, or undefined when it is not built or does not load (then libdeflateError() says why). */
 export function loadLibdeflate(): LibdeflateBinding | undefined {
-  if (loaded === undefined) {
-    try {
-      if (LIBDEFLATE_BINDING === undefined) throw new Error('the sidekick package root was not found');
-      // eslint-disable-next-line @typescript-eslint/no-require-imports -- a native addon loads only through require
-      loaded = { binding: require(LIBDEFLATE_BINDING) as LibdeflateBinding, error: undefined };
-    } catch (err) {
-      loaded = { binding: undefined, error: (err as Error).message.split('\n')[0] };
-    }
-  }
-  return loaded.binding;
+  return loadNative<LibdeflateBinding>('gzip-libdeflate');
 }
 
 /** Why loadLibdeflate() found no binding (undefined when it did, or before it is called). */
 export function libdeflateError(): string | undefined {
-  return loaded?.error;
+  return nativeError('gzip-libdeflate');
 }

@@ -3,7 +3,7 @@
 // ended by time (timeout, end of file) rather than by its lines is a "cut": recorded in the registry before the
 // event is handed on, and replayed when the same bytes are read again, so a re-read groups lines exactly as the
 // first read did and every event keeps its _id (its first line's offset) with the same lines in it.
-import type { Line, LineBytesSink } from '../types';
+import type { Line, LineBytesSink, LineRunSink } from '../types';
 import { eventOf, type Emit, type Event, type Step, type StepFactory } from './parser';
 
 /** Where a step's held events were passed on by time: before the line at or after `at`, step `step` was flushed. */
@@ -32,6 +32,8 @@ export interface FileSink {
   line(line: Line): void;
   /** When given, the file's lines come here as bytes instead of to line() (see LineBytesSink). */
   lineBytes?: LineBytesSink;
+  /** When given with lineBytes, runs of the file's whole lines are offered here first (see LineRunSink). */
+  lineRun?: LineRunSink;
   consumed(key: string, pos: number): void;
   /** The file was closed: `ended` when read to its end (nothing more will come), not when stopped or failed. */
   closed(ended: boolean): void;

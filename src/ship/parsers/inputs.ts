@@ -5,7 +5,7 @@ import type { Logger } from '../../common/log';
 import type { InputConfig } from '../config';
 import type { InputSource } from '../input/input';
 import type { FileRegistry } from '../input/registry';
-import { constantObject, makeBytesEncoder, makeEncoder, makeEventEncoder, type BytesEncoder, type EncodeOptions } from '../output/encoder';
+import { constantObject, makeBytesEncoder, makeEncoder, makeEventEncoder, makeRunEncoder, type BytesEncoder, type EncodeOptions, type RunEncoder } from '../output/encoder';
 import type { Pipeline } from '../pipeline';
 import type { Doc, Line } from '../types';
 import { Chain, type ChainTarget, type Cut, type CutStore, type FileSink } from './chain';
@@ -22,10 +22,10 @@ export function stepsOf(input: InputConfig, base: Omit<EncodeOptions, 'fields'>)
 }
 
 /** Encoders of an input; configured fields that would replace per-line fields are a UsageError naming the input. */
-export function encodersOf(input: InputConfig, base: Omit<EncodeOptions, 'fields'>, sinkIndex: string): { line: (l: Line) => Doc; event: (e: Event) => Doc; bytes: BytesEncoder } {
+export function encodersOf(input: InputConfig, base: Omit<EncodeOptions, 'fields'>, sinkIndex: string): { line: (l: Line) => Doc; event: (e: Event) => Doc; bytes: BytesEncoder; run: RunEncoder | undefined } {
   const opts: EncodeOptions = { ...base, fields: input.fields, index: input.index === sinkIndex ? undefined : input.index, pipeline: input.pipeline };
   try {
-    return { line: makeEncoder(opts), event: makeEventEncoder(opts), bytes: makeBytesEncoder(opts) };
+    return { line: makeEncoder(opts), event: makeEventEncoder(opts), bytes: makeBytesEncoder(opts), run: makeRunEncoder(opts) };
   } catch (err) {
     throw new UsageError(`${input.name === 'paths' ? 'fields' : `${input.name}.fields`}: ${errorMessage(err)}`);
   }
@@ -67,6 +67,7 @@ export function wireInputs(inputs: readonly InputConfig[], deps: { pipeline: Pip
   let plain = true;
   const sources = inputs.map((input): InputSource => {
     const enc = encodersOf(input, deps.base, deps.sinkIndex);
+    const { run } = enc;
     const steps = stepsOf(input, deps.base);
     if (steps) plain = false;
     const onError = (err: unknown): void => deps.logger.error({ input: input.name, err: errorMessage(err) }, 'saving the registry failed; retrying with the next save');
@@ -78,6 +79,8 @@ export function wireInputs(inputs: readonly InputConfig[], deps: { pipeline: Pip
             line: (l) => pipeline.line(l, enc.line),
             // A plain line is written into its batch's body from the read buffer: no string, no Line, one object.
             lineBytes: (file, path, offset, next, buf, start, end, truncated) => pipeline.lineBytes(enc.bytes, file, path, offset, next, buf, start, end, truncated),
+            // Runs of them at once, when the bulk-lines binding is built (one call into C per read, not per line).
+            lineRun: run && ((file, path, buf, start, end, pos, maxLine) => pipeline.lineRun(run, file, path, buf, start, end, pos, maxLine)),
             consumed: (k, p) => pipeline.consumed(k, p),
             closed: () => undefined,
           };

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { createGzipCodec, GzipPool, LibdeflatePool, type GzipCodec } from '../../../src/ship/output/gzip';
 import { LIBDEFLATE_BINDING, libdeflateError, loadLibdeflate } from '../../../src/ship/output/libdeflate';
+import { thrown } from './helpers';
 
 /** Text that compresses like a _bulk body, with a random part so that bodies differ. */
 function body(lines: number): Buffer {
@@ -12,15 +13,6 @@ function body(lines: number): Buffer {
 
 const binding = loadLibdeflate();
 
-/** [name, message] of what fn throws (the binding's errors come from the main realm, not jest's: no instanceof). */
-function thrown(fn: () => unknown): [string, string] | undefined {
-  try {
-    fn();
-  } catch (err) {
-    return [(err as Error).name, (err as Error).message];
-  }
-  return undefined;
-}
 // `npm run build` builds the binding where a C compiler and libdeflate are installed; CI installs both and requires it.
 const needBinding = process.env.CI === 'true' || process.env.SIDEKICK_NATIVE === 'required';
 

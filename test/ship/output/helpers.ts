@@ -68,3 +68,14 @@ export async function metricValue(registry: Registry, name: string, labels: Reco
   const v = m?.values.find((x) => Object.entries(labels).every(([k, val]) => x.labels[k] === val) && !('metricName' in x && String(x.metricName).endsWith('_bucket')));
   return v?.value ?? 0;
 }
+
+/** [name, message] of what fn throws, undefined when it does not (a binding's errors come from the main realm, not
+ * jest's: no instanceof). */
+export function thrown(fn: () => unknown): [string, string] | undefined {
+  try {
+    fn();
+  } catch (err) {
+    return [(err as Error).name, (err as Error).message];
+  }
+  return undefined;
+}
