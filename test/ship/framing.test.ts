@@ -177,3 +177,66 @@ describe('lines as bytes (the plain-line path: LineBytesSink)', () => {
     expect(bytes).toEqual(text);
   });
 });
+
+describe('runs of whole lines (the plain-line path with the bulk-lines binding: LineRunSink)', () => {
+  /**
+   * Frames the chunks with a run sink that takes at most 3 lines a call, only of letters, digits and spaces (as the
+   * binding leaves escaped and non-ASCII lines), and a bytes sink for the rest; and with the text path. Returns both
+   * as [text, offset, next, truncated], in order, and how many lines runs took.
+   */
+  function withRuns(chunks: (string | Buffer)[], maxLine: number, flushAt?: number): { text: unknown[]; got: unknown[]; taken: number } {
+    const text: Line[] = [];
+    const got: [string, number, number, boolean][] = [];
+    let taken = 0;
+    const a = new Framer(file, '/x.log', 0, maxLine, (l) => text.push(l));
+    const b = new Framer(
+      file,
+      '/x.log',
+      0,
+      maxLine,
+      () => {
+        throw new Error('a framer given a bytes sink made a Line');
+      },
+      (_f, _path, offset, next, buf, start, end, truncated) => got.push([buf.toString('utf8', start, end), offset, next, truncated]),
+      (_f, _path, buf, start, end, pos, max) => {
+        let i = start;
+        for (let n = 0; n < 3; n++) {
+          const nl = buf.indexOf(10, i);
+          if (nl < 0 || nl >= end) break;
+          const stop = nl > i && buf[nl - 1] === 13 ? nl - 1 : nl;
+          const line = buf.toString('latin1', i, stop);
+          if (line.length === 0 || line.length > max || !/^[A-Za-z0-9 ]+$/.test(line)) break;
+          got.push([line, pos + (i - start), pos + (nl + 1 - start), false]);
+          taken++;
+          i = nl + 1;
+        }
+        return i;
+      },
+    );
+    let pos = 0;
+    for (const c of chunks) {
+      const buf = typeof c === 'string' ? Buffer.from(c) : c;
+      a.push(buf, 0, buf.length, pos);
+      b.push(buf, 0, buf.length, pos);
+      buf.fill(0x21);
+      pos += buf.length;
+    }
+    if (flushAt !== undefined) {
+      a.flush(flushAt);
+      b.flush(flushAt);
+    }
+    expect(b.consumed).toBe(a.consumed);
+    return { text: text.map((l) => [l.text, l.offset, l.next, l.truncated]), got, taken };
+  }
+
+  const many = Array.from({ length: 40 }, (_, i) => `line ${i}\n`).join('');
+  test.each([
+    ['plain lines in one read', [many], 1 << 20, undefined, 30],
+    ['plain lines in reads of 13 bytes, \\r\\n, a partial last line', [many.replace(/\n/g, '\r\n') + 'last'].flatMap((s) => s.match(/[^]{1,13}/g)!), 1 << 20, 400, 10],
+    ['runs stopped by escaped, non-ASCII, empty, cut and NUL-led lines', [many.slice(0, 40) + 'say "x"\n' + many.slice(40, 80) + 'ünï\n\n\r\n' + many.slice(80, 120) + 'x'.repeat(30) + '\n' + '\0\0\0after\n' + many.slice(120)], 20, undefined, 20],
+  ])('%s: the same lines, offsets and flags as the text path', (_name, chunks, maxLine, flushAt, atLeast) => {
+    const { text, got, taken } = withRuns(chunks as string[], maxLine as number, flushAt as number | undefined);
+    expect(got).toEqual(text);
+    expect(taken).toBeGreaterThanOrEqual(atLeast as number);
+  });
+});

@@ -57,6 +57,7 @@ export class Framer {
         this.lineStart = pos + (i - start);
         continue;
       }
+      let refused = false;
       if (this.emitRun !== undefined && this.carryLen === 0 && !this.skipping) {
         if (this.runAfter > 0) this.runAfter--;
         else {
@@ -69,7 +70,7 @@ export class Framer {
             if (i < end) this.runAfter = 1;
             continue;
           }
-          this.runAfter = RUN_BACKOFF;
+          refused = true;
         }
       }
       const nl = buf.indexOf(NL, i);
@@ -77,6 +78,8 @@ export class Framer {
         this.hold(buf, i, end);
         return;
       }
+      // A whole line the run sink left: the next few go one by one too (see RUN_BACKOFF).
+      if (refused) this.runAfter = RUN_BACKOFF;
       const lineEndPos = pos + (nl - start) + 1;
       if (this.carryLen === 0 && !this.skipping) {
         this.fromBuffer(buf, i, nl, lineEndPos);
