@@ -53,14 +53,14 @@ static napi_value fail(napi_env env, const char *what) {
   return NULL;
 }
 
-/** Reads argv[i] as a Buffer's bytes; false when it is not one. */
+/** Reads v as a Buffer's bytes; false when it is not one. */
 static int buffer_arg(napi_env env, napi_value v, uint8_t **data, size_t *len) {
   bool is = false;
   if (napi_is_buffer(env, v, &is) != napi_ok || !is) return 0;
   return napi_get_buffer_info(env, v, (void **)data, len) == napi_ok;
 }
 
-/** Reads argv[i] as a number at least 0 and at most 2^53; false when it is not one. */
+/** Reads v as a number from 0 to 2^53; false when it is not one. */
 static int number_arg(napi_env env, napi_value v, double *out) {
   if (napi_get_value_double(env, v, out) != napi_ok) return 0;
   return *out >= 0 && *out <= 9007199254740992.0;

@@ -533,8 +533,8 @@ const RUN_LINES = 2048;
 
 /**
  * Returns a RunEncoder on the bulk-lines binding, or undefined without it (not built, or `env.SIDEKICK_NATIVE` is
- * `off`): then plain lines take makeBytesEncoder's path only. Keeps the same small caches as makeEncoder's; a run's lines share
- * one read time. A file key that needs escaping takes no run (its lines go the per-line way).
+ * `off`): then plain lines take makeBytesEncoder's path only. Keeps the same small caches as makeEncoder's; the lines
+ * of one run share one read time. A file key that needs escaping takes no run (its lines go the per-line way).
  */
 export function makeRunEncoder(opts: EncodeOptions, env: NodeJS.ProcessEnv = process.env): RunEncoder | undefined {
   const binding = loadBulkLines(env);
@@ -551,9 +551,9 @@ export function makeRunEncoder(opts: EncodeOptions, env: NodeJS.ProcessEnv = pro
     if (count === 0) return { index: start, count: 0, bytes: 0, offset: pos, next: pos };
     let at = from;
     for (let k = 2; k < 2 + 3 * count; k += 3) {
-      const end = out[k + 2];
-      docs.push(new ArenaLineDoc(file, path, out[k], out[k + 1], false, arena, at, end, shape));
-      at = end;
+      const opEnd = out[k + 2];
+      docs.push(new ArenaLineDoc(file, path, out[k], out[k + 1], false, arena, at, opEnd, shape));
+      at = opEnd;
     }
     arena.length = at;
     return { index: out[0], count, bytes: at - from, offset: out[2], next: out[3 * count] };
