@@ -36,7 +36,7 @@ const MAX_LINE = 32;
  * bytes encoder, and, `run` given, runs offered to it first (no batch limits); the reader's buffer is scribbled over
  * after each read. Returns the arena's body, the documents in order and how many lines runs took.
  */
-function encodeAll(key: string, piece: number, start: number, arenaBytes: number, run = false): { body: Buffer; docs: Doc[]; taken: number } {
+function encodeAll(key: string, piece: number, start: number, arenaBytes: number, run = false, content = CONTENT, maxLine = MAX_LINE): { body: Buffer; docs: Doc[]; taken: number } {
   const arena = new Arena(arenaBytes);
   const docs: Doc[] = [];
   const bytes = makeBytesEncoder(opts);
@@ -47,7 +47,7 @@ function encodeAll(key: string, piece: number, start: number, arenaBytes: number
     file,
     path,
     start,
-    MAX_LINE,
+    maxLine,
     () => {
       throw new Error('a framer given a bytes sink made a Line');
     },
@@ -60,8 +60,8 @@ function encodeAll(key: string, piece: number, start: number, arenaBytes: number
       }),
   );
   let pos = start;
-  for (let at = 0; at < CONTENT.length; at += piece) {
-    const buf = Buffer.from(CONTENT.subarray(at, at + piece));
+  for (let at = 0; at < content.length; at += piece) {
+    const buf = Buffer.from(content.subarray(at, at + piece));
     framer.push(buf, 0, buf.length, pos);
     buf.fill(0x21);
     pos += buf.length;
@@ -110,6 +110,46 @@ describe('the bulk-lines binding', () => {
         now.mockRestore();
       }
     });
+  });
+
+  withBinding('random content, reads, limits and offsets (200 seeded cases): the same body and documents as the per-line encoder', () => {
+    // mulberry32, seeded: the same cases on every run, so a failure names its seed.
+    let seed = 12345;
+    const rand = (n: number): number => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) % n;
+    };
+    const alphabet = [...Buffer.from('abcdefghij klmnopqrstuvwxyz0123456789-:.,'), 0x22, 0x5c, 0x0d, 0x00, 0x09, 0xc3, 0xa9, 0xff, 0x7f];
+    const now = jest.spyOn(Date, 'now').mockReturnValue(Date.parse('2026-12-01T10:00:00.123Z'));
+    try {
+      let taken = 0;
+      for (let c = 0; c < 200; c++) {
+        const caseSeed = seed;
+        const bytes: number[] = [];
+        const lines = 1 + rand(60);
+        for (let l = 0; l < lines; l++) {
+          const len = rand(5) === 0 ? rand(120) : rand(30);
+          // Mostly plain bytes, so that runs form; the rest from the whole alphabet.
+          for (let k = 0; k < len; k++) bytes.push(rand(8) === 0 ? alphabet[rand(alphabet.length)] : alphabet[rand(26)]);
+          if (l < lines - 1 || rand(2) === 0) bytes.push(0x0a);
+        }
+        const content = Buffer.from(bytes);
+        const piece = 1 + rand(300);
+        const start = rand(2) === 0 ? rand(1000) : 2 ** 40 + rand(1000);
+        const maxLine = 8 + rand(100);
+        const arenaBytes = rand(2) === 0 ? 64 : 1 << 16;
+        const perLine = encodeAll('f3a9c0-1b', piece, start, arenaBytes, false, content, maxLine);
+        const runs = encodeAll('f3a9c0-1b', piece, start, arenaBytes, true, content, maxLine);
+        expect({ seed: caseSeed, body: runs.body.toString('latin1') }).toEqual({ seed: caseSeed, body: perLine.body.toString('latin1') });
+        expect({ seed: caseSeed, docs: summary(runs.docs) }).toEqual({ seed: caseSeed, docs: summary(perLine.docs) });
+        taken += runs.taken;
+      }
+      expect(taken).toBeGreaterThan(500);
+    } finally {
+      now.mockRestore();
+    }
   });
 
   withBinding('stops after maxDocs lines or once maxBytes is reached, and before a line it does not take', () => {
