@@ -321,6 +321,30 @@ describeWithEngine('sidekick-ship with real files', () => {
     expect(docs.find((d) => d.message === 'after')!.flags).toBeUndefined();
   });
 
+  test('plain lines store the same documents through the bulk-lines binding as through the JS encoder (SIDEKICK_NATIVE=off)', async () => {
+    // Lines the binding takes, and every kind it leaves to the JS path, mixed; the start-up line says which path ran.
+    const file = join(dir, 'app.log');
+    const kinds = ['plain', 'say "hi" \\ tab\there', 'ünï 🎉', '', 'x'.repeat(300), 'end\r'];
+    writeFileSync(file, Array.from({ length: 3000 }, (_, i) => `${i} ${kinds[i % kinds.length]}`).join('\n') + '\n');
+    const stored: Record<string, { id: string; message: string; offset: number; flags?: string[] }[]> = {};
+    for (const [name, env] of [
+      ['bulk-lines binding', {}],
+      ['JS encoder', { SIDEKICK_NATIVE: 'off' }],
+    ] as const) {
+      const index = uniqueName('ship-paths');
+      const own = join(dir, name.replace(/\W/g, ''));
+      mkdirSync(own);
+      const once = startShipper({ dir: own, esUrl: engine.url, index, paths: [file], once: true, extra: { read: { max_line: 200 } }, env });
+      expect(await once.exited).toBe(0);
+      const start = once.stderr().split('\n').find((l) => l.includes('"sidekick-ship starting"'))!;
+      expect((JSON.parse(start) as { plain_lines: string }).plain_lines).toBe(name);
+      stored[name] = (await allDocs(index)).map(({ id, message, offset, flags }) => ({ id, message, offset, flags })).sort((a, b) => a.offset - b.offset);
+    }
+    expect(stored['bulk-lines binding']).toHaveLength(3000);
+    expect(stored['bulk-lines binding']).toEqual(stored['JS encoder']);
+    expect(stored['JS encoder'].filter((d) => d.flags?.includes('truncated'))).toHaveLength(500);
+  });
+
   test('setup creates the data stream, then lines ship into it', async () => {
     const index = uniqueName('logs-shipsetup').replace(/^logs-shipsetup-/, 'logs-shipsetup.') ;
     const setup = spawnSync(process.execPath, [CLI, 'setup', '--es', engine.url, '--index', index], { encoding: 'utf8', timeout: 90_000 });

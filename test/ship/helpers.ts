@@ -30,6 +30,8 @@ export function startShipper(opts: {
   args?: string[];
   /** Node's own options, before the program. */
   nodeArgs?: string[];
+  /** Added to this process's environment for the shipper. */
+  env?: NodeJS.ProcessEnv;
 }): ShipperRun {
   const config = {
     es: { urls: [opts.esUrl], backoff_initial: '100ms', backoff_max: '1s', request_timeout: '10s' },
@@ -44,7 +46,7 @@ export function startShipper(opts: {
   const file = join(opts.dir, 'ship.yml');
   writeFileSync(file, stringify(config));
   const args = [...(opts.nodeArgs ?? []), CLI, '-c', file, '--log-format', 'json', ...(opts.once ? ['--once'] : []), ...(opts.args ?? [])];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ? { ...process.env, ...opts.env } : process.env });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => {
     err += d.toString();
