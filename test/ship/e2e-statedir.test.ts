@@ -30,6 +30,23 @@ async function fill(dir: string): Promise<string> {
   return path;
 }
 
+/**
+ * Remounts `mnt` read-only. The kernel refuses (EBUSY, "mount point is busy") while a file on it is open for writing:
+ * the shipper's registry save (a temp file written, synced and renamed every registry_flush) holds one for a few ms,
+ * so a refusal is tried again until the save is over.
+ */
+async function remountReadOnly(mnt: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      execFileSync('mount', ['-o', 'remount,ro', mnt], { stdio: ['ignore', 'ignore', 'pipe'] });
+      return;
+    } catch (err) {
+      if (attempt >= 100 || !/busy/.test(String((err as { stderr?: Buffer }).stderr))) throw err;
+      await sleep(20);
+    }
+  }
+}
+
 describeAsRoot('sidekick-ship with its state directory on a full or read-only disk', () => {
   const engine = useEngine();
   let run: ShipperRun | undefined;
@@ -84,7 +101,7 @@ describeAsRoot('sidekick-ship with its state directory on a full or read-only di
     for (const phase of ['full', 'read-only'] as const) {
       let filler = '';
       if (phase === 'full') filler = await fill(mnt);
-      else execFileSync('mount', ['-o', 'remount,ro', mnt]);
+      else await remountReadOnly(mnt);
       add(`${phase}-a`, 300);
       const code = phase === 'full' ? 'ENOSPC' : 'EROFS';
       await waitFor(`/healthz 503 naming ${code}`, async () => {
