@@ -137,6 +137,21 @@ test('a hole still being written (NULs, no line yet) is no partial line', () => 
   expect(partial.framer.partialStart).toBe(15);
 });
 
+/**
+ * Feeds the same reads to every framer, each read from where the last ended, then flushes them at flushAt if given.
+ * The reader reuses its buffer: it is scribbled over after each read, which must not change lines already handed over.
+ */
+function feedBoth(framers: Framer[], chunks: (string | Buffer)[], flushAt?: number): void {
+  let pos = 0;
+  for (const c of chunks) {
+    const buf = typeof c === 'string' ? Buffer.from(c) : c;
+    for (const f of framers) f.push(buf, 0, buf.length, pos);
+    buf.fill(0x21);
+    pos += buf.length;
+  }
+  if (flushAt !== undefined) for (const f of framers) f.flush(flushAt);
+}
+
 describe('lines as bytes (the plain-line path: LineBytesSink)', () => {
   /** Frames the chunks both ways; the bytes are copied in the callback, as the buffer is written again after it. */
   function both(chunks: (string | Buffer)[], maxLine: number, flushAt?: number): { text: unknown[]; bytes: unknown[] } {
@@ -149,19 +164,7 @@ describe('lines as bytes (the plain-line path: LineBytesSink)', () => {
       const copy = Buffer.from(buf.subarray(start, end));
       bytes.push([copy.toString('utf8'), offset, next, truncated, f.key, path]);
     });
-    let pos = 0;
-    for (const c of chunks) {
-      const buf = typeof c === 'string' ? Buffer.from(c) : c;
-      a.push(buf, 0, buf.length, pos);
-      b.push(buf, 0, buf.length, pos);
-      // The reader reuses its buffer: scribble over it, which must not change lines already handed over.
-      buf.fill(0x21);
-      pos += buf.length;
-    }
-    if (flushAt !== undefined) {
-      a.flush(flushAt);
-      b.flush(flushAt);
-    }
+    feedBoth([a, b], chunks, flushAt);
     return { text: text.map((l) => [l.text, l.offset, l.next, l.truncated, l.file.key, l.path]), bytes };
   }
 
@@ -213,18 +216,7 @@ describe('runs of whole lines (the plain-line path with the bulk-lines binding: 
         return i;
       },
     );
-    let pos = 0;
-    for (const c of chunks) {
-      const buf = typeof c === 'string' ? Buffer.from(c) : c;
-      a.push(buf, 0, buf.length, pos);
-      b.push(buf, 0, buf.length, pos);
-      buf.fill(0x21);
-      pos += buf.length;
-    }
-    if (flushAt !== undefined) {
-      a.flush(flushAt);
-      b.flush(flushAt);
-    }
+    feedBoth([a, b], chunks, flushAt);
     expect(b.consumed).toBe(a.consumed);
     return { text: text.map((l) => [l.text, l.offset, l.next, l.truncated]), got, taken };
   }

@@ -528,6 +528,11 @@ export type RunEncoder = (
   docs: Doc[],
 ) => LineRun;
 
+/** The LineRun of a call that took no line of src from `start` (file offset `pos`). */
+function noRun(start: number, pos: number): LineRun {
+  return { index: start, count: 0, bytes: 0, offset: pos, next: pos };
+}
+
 /** Lines one writeLines call takes at most (its records: 3 numbers each). */
 const RUN_LINES = 2048;
 
@@ -545,10 +550,10 @@ export function makeRunEncoder(opts: EncodeOptions, env: NodeJS.ProcessEnv = pro
   return (arena, file, path, src, start, end, pos, maxLine, maxDocs, maxBytes, docs) => {
     parts.update(path, file.key);
     const { opHead } = parts;
-    if (opHead === undefined) return { index: start, count: 0, bytes: 0, offset: pos, next: pos };
+    if (opHead === undefined) return noRun(start, pos);
     const from = arena.length;
     const count = binding.writeLines(src, start, end, pos, arena.buf, from, opHead, parts.head, parts.mid, shape.tail, maxLine, maxDocs, maxBytes, out);
-    if (count === 0) return { index: start, count: 0, bytes: 0, offset: pos, next: pos };
+    if (count === 0) return noRun(start, pos);
     let at = from;
     for (let k = 2; k < 2 + 3 * count; k += 3) {
       const opEnd = out[k + 2];
